@@ -1,0 +1,1 @@
+"""Extraction: agency spreadsheets -> typed raw tables in DuckDB, with lineage and rejects."""
