@@ -67,6 +67,17 @@ CREATE TABLE IF NOT EXISTS ops.check_results (
     message          VARCHAR,
     checked_at       TIMESTAMP
 );
+CREATE TABLE IF NOT EXISTS ops.submission_status (
+    run_id        VARCHAR,
+    checked_on    DATE,
+    source        VARCHAR,
+    agency        VARCHAR,
+    scope         VARCHAR,
+    period        VARCHAR,
+    due_on        DATE,
+    received_at   TIMESTAMP,             -- first file for the period, null if none yet
+    status        VARCHAR                -- on_time | late | missing (past due, nothing received) | not_due
+);
 CREATE TABLE IF NOT EXISTS ops.pipeline_runs (
     run_id        VARCHAR PRIMARY KEY,
     started_at    TIMESTAMP,
