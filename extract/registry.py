@@ -131,6 +131,9 @@ class Cadence(BaseModel):
     every: Literal["month", "quarter", "semester", "year"]
     #: due on this day of the month after the period ends
     due_day: int = Field(ge=1, le=28)
+    #: what one submission covers: the deployment's region, or its whole province (a BPS provincial
+    #: publication such as bps_kemiskinan_33_2025.xlsx); the submission calendar expects that scope
+    covers: Literal["region", "province"] = "region"
 
 
 class SourceSpec(BaseModel):

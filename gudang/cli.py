@@ -31,5 +31,16 @@ def run() -> None:
     raise typer.Exit(run_all())
 
 
+@app.command()
+def status() -> None:
+    """Last runs, late submissions and where the reports are (read-only; never waits for a running pipeline).
+
+    Exit code 1 when the last run did not publish or a submission is late, so cron/monitoring can alert.
+    """
+    from gudang.reports.status import show_status
+
+    raise typer.Exit(show_status())
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,8 @@
+-- WHO 2006 weight-for-age LMS by sex and age in days.
+select
+    cast(sex as integer) as sex_code,
+    cast(age as integer) as age_days,
+    cast(l as double) as lms_l,
+    cast(m as double) as lms_m,
+    cast(s as double) as lms_s
+from {{ source('reference_who', 'weianthro') }}

@@ -1,0 +1,155 @@
+"""The run's GX results kept as a file-based GX context and rendered as Data Docs HTML.
+
+Layout under ``$GUDANG_HOME/reports/gx/``: ``gx/`` is the GX project (suites, stored validation results);
+``data_docs/index.html`` is the rendered site.
+
+Why store-then-render: the file gate validates every file in its own (Airflow task) process, and rebuilding
+Data Docs costs ~0.2 s plus more per stored result, so rebuilding per file would grow quadratically. Each
+validation result is written to the context's validation-results store as it happens (a few ms), and
+:func:`build_data_docs` renders the site once at the end of the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import fcntl
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import great_expectations as gx
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context import FileDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+
+from expectations.suites import load_suite, suite_names
+from gudang.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SITE_NAME = "local_site"
+#: result keys holding row values or row ids: dropped from what is kept (size, and personal data)
+_ROW_LEVEL_RESULT_KEYS = (
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
+    "unexpected_rows",
+    "partial_unexpected_index_list",
+)
+#: result keys with example values: kept for non-personal columns only
+_EXAMPLE_RESULT_KEYS = ("partial_unexpected_list", "partial_unexpected_counts")
+
+
+def gx_root(settings: Settings) -> Path:
+    return settings.reports / "gx"
+
+
+def data_docs_dir(settings: Settings) -> Path:
+    return gx_root(settings) / "data_docs"
+
+
+@contextmanager
+def _project_lock(root: Path) -> Iterator[None]:
+    """Serialise scaffolding/config writes of the GX project across the run's processes."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@cache
+def _context_at(root: Path) -> FileDataContext:
+    with _project_lock(root):
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+        site = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            # relative to the context root (root/gx): the site lands in root/data_docs
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": "../data_docs/"},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        if context.variables.data_docs_sites != {SITE_NAME: site}:
+            context.variables.data_docs_sites = {SITE_NAME: site}
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            context.variables.save()
+    return context
+
+
+def file_context(settings: Settings) -> FileDataContext:
+    """The data home's GX project (created on first use, cached per process)."""
+    return _context_at(gx_root(settings).resolve())
+
+
+def current_run_name() -> str:
+    """The pipeline run this process works for: gudang's run id, else Airflow's DAG run id."""
+    return os.environ.get("GUDANG_RUN_ID") or os.environ.get("AIRFLOW_CTX_DAG_RUN_ID") or "manual"
+
+
+def scrub_result(
+    result: ExpectationSuiteValidationResult, personal_columns: set[str]
+) -> ExpectationSuiteValidationResult:
+    """A copy fit to keep in the reports: no row ids, no values of personal-data columns."""
+    kept = copy.deepcopy(result)
+    for item in kept.results:
+        kwargs = item.expectation_config.kwargs
+        columns = {
+            kwargs.get("column"),
+            kwargs.get("column_A"),
+            kwargs.get("column_B"),
+            *kwargs.get("column_list", []),
+        }
+        for key in _ROW_LEVEL_RESULT_KEYS:
+            item.result.pop(key, None)
+        if columns & personal_columns:
+            for key in _EXAMPLE_RESULT_KEYS:
+                item.result.pop(key, None)
+    # the batch markers carry nothing personal, but the batch spec may hold the frame itself
+    kept.meta.pop("batch_spec", None)
+    return kept
+
+
+def record_validation(
+    settings: Settings,
+    result: ExpectationSuiteValidationResult,
+    *,
+    suite_name: str,
+    batch_name: str,
+    personal_columns: set[str] = frozenset(),
+    run_name: str | None = None,
+) -> ValidationResultIdentifier:
+    """Keep one file's validation result in the GX store (rendered later by :func:`build_data_docs`)."""
+    context = file_context(settings)
+    safe_batch = re.sub(r"[^A-Za-z0-9._-]+", "_", batch_name)
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+        run_id=RunIdentifier(run_name=run_name or current_run_name(), run_time=dt.datetime.now(dt.UTC)),
+        batch_identifier=safe_batch,
+    )
+    context.validation_results_store.set(key, scrub_result(result, set(personal_columns)))
+    return key
+
+
+def build_data_docs(settings: Settings) -> Path:
+    """Render the Data Docs site from the stored results and the repo's suites; returns index.html."""
+    context = file_context(settings)
+    with _project_lock(gx_root(settings)):
+        for name in suite_names():
+            context.suites.add_or_update(copy.deepcopy(load_suite(name)))
+        context.build_data_docs(site_names=[SITE_NAME])
+    index = data_docs_dir(settings) / "index.html"
+    if not index.exists():
+        raise FileNotFoundError(f"GX did not write Data Docs to {index}")
+    return index

@@ -1,0 +1,175 @@
+"""Finding the table in a sheet: which row (or pair of rows) is the header, and which column is what.
+
+Agency sheets put title rows above the table and often split a header over two rows with merged cells
+("Jumlah" spanning "Sasaran" and "Terlayani"). Every candidate row, and every pair of adjacent rows
+(top row forward-filled across its merged span, joined with the row below), is scored by how many of
+the source's columns its labels name; the best wins, a single row on ties.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from extract.registry import SourceSpec
+
+#: rows of a sheet searched for the header
+PREVIEW_ROWS = 40
+
+_NON_ALNUM = re.compile(r"[^0-9a-z%]+")
+_PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+
+
+def normalise_label(text: object) -> str:
+    """Comparable header label: case, accents, spaces and punctuation ignored."""
+    if text is None:
+        return ""
+    folded = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    return _NON_ALNUM.sub(" ", folded).strip()
+
+
+@dataclass
+class AliasIndex:
+    """Every spelling of every column of one source, normalised."""
+
+    exact: dict[str, str] = field(default_factory=dict)
+    compact: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_spec(cls, spec: SourceSpec) -> AliasIndex:
+        index = cls()
+        for column in spec.columns:
+            for alias in [*column.aliases, column.name]:
+                label = normalise_label(alias)
+                if label:
+                    index.exact.setdefault(label, column.name)
+                    index.compact.setdefault(label.replace(" ", ""), column.name)
+        return index
+
+    def match(self, text: str | None) -> str | None:
+        if not text:
+            return None
+        label = normalise_label(text)
+        if label in self.exact:
+            return self.exact[label]
+        # the unit is often in brackets: "Jumlah Penduduk Miskin (Ribu Jiwa)"
+        bare = normalise_label(_PARENTHESES.sub(" ", str(text)))
+        if bare in self.exact:
+            return self.exact[bare]
+        return self.compact.get(label.replace(" ", "")) or self.compact.get(bare.replace(" ", ""))
+
+
+@dataclass
+class HeaderMatch:
+    header_row: int  # absolute 0-based index of the (first) header row
+    height: int  # 1 or 2 rows
+    #: absolute column index -> (canonical column, header text as in the file)
+    columns: dict[int, tuple[str, str]]
+    #: unpivot: absolute column index -> header text of the wide column (a year, an age group)
+    wide: dict[int, str]
+    #: header labels that name no column of the source (ignored, reported as a warning)
+    unmatched: list[str]
+    #: labels naming a column already taken by an earlier one (ignored)
+    duplicates: list[str]
+    title_text: str  # the title rows above the header (units are sometimes only there)
+
+    @property
+    def data_start(self) -> int:
+        return self.header_row + self.height
+
+    @property
+    def score(self) -> int:
+        return len({name for name, _ in self.columns.values()}) + (1 if self.wide else 0)
+
+    def missing_required(self, spec: SourceSpec) -> list[str]:
+        found = {name for name, _ in self.columns.values()}
+        if spec.unpivot and self.wide:
+            found |= {spec.unpivot.key_column, spec.unpivot.value_column}
+        derived = set(spec.constants) | (
+            {spec.sheets.name_to_column} if spec.sheets.name_to_column else set()
+        )
+        return [c.name for c in spec.columns if c.required and c.name not in found and c.name not in derived]
+
+
+def _cell(row: list[str | None], col: int) -> str | None:
+    value = row[col] if col < len(row) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _forward_fill(row: list[str | None], width: int) -> list[str | None]:
+    filled, last = [], None
+    for col in range(width):
+        value = _cell(row, col)
+        last = value if value is not None else last
+        filled.append(last)
+    return filled
+
+
+def _evaluate(
+    labels: dict[int, list[str]], spec: SourceSpec, index: AliasIndex, wide_pattern: re.Pattern | None
+) -> tuple[dict[int, tuple[str, str]], dict[int, str], list[str], list[str]]:
+    """Map each column's candidate labels (best first) to a source column or a wide column."""
+    columns: dict[int, tuple[str, str]] = {}
+    wide: dict[int, str] = {}
+    unmatched: list[str] = []
+    duplicates: list[str] = []
+    taken: set[str] = set()
+    for col, candidates in sorted(labels.items()):
+        for text in candidates:
+            if wide_pattern and wide_pattern.search(text):
+                wide[col] = text
+                break
+            name = index.match(text)
+            if name and name not in taken:
+                columns[col] = (name, text)
+                taken.add(name)
+                break
+            if name:
+                duplicates.append(text)
+                break
+        else:
+            if candidates:
+                unmatched.append(candidates[0])
+    return columns, wide, unmatched, duplicates
+
+
+def find_header(preview: list[list[str | None]], spec: SourceSpec) -> HeaderMatch | None:
+    """The best header in the first rows of a sheet (``preview``: absolute rows of cell texts)."""
+    index = AliasIndex.for_spec(spec)
+    wide_pattern = re.compile(spec.unpivot.header_pattern) if spec.unpivot else None
+    width = max((len(r) for r in preview), default=0)
+    best: HeaderMatch | None = None
+    for top in range(len(preview)):
+        row = preview[top]
+        if not any(_cell(row, c) for c in range(width)):
+            continue
+        title = " ".join(t for r in preview[:top] for t in (_cell(r, c) for c in range(len(r))) if t)
+        single = {c: [t] for c in range(width) if (t := _cell(row, c))}
+        candidates = [(1, single)]
+        if top + 1 < len(preview):
+            below = preview[top + 1]
+            filled = _forward_fill(row, width)
+            pair: dict[int, list[str]] = {}
+            for c in range(width):
+                upper, lower = filled[c], _cell(below, c)
+                options = [f"{upper} {lower}"] if upper and lower else []
+                options += [t for t in (lower, _cell(row, c)) if t]
+                if options:
+                    pair[c] = options
+            candidates.append((2, pair))
+        for height, labels in candidates:
+            columns, wide, unmatched, duplicates = _evaluate(labels, spec, index, wide_pattern)
+            match = HeaderMatch(top, height, columns, wide, unmatched, duplicates, title)
+            # ties go to the earlier single row (a title row above a header is not a two-row header)
+            if best is None or (match.score, -match.height) > (best.score, -best.height):
+                best = match
+    minimum = min(2, len(spec.columns))
+    if best is None or best.score < minimum:
+        return None
+    return best
+
+
+def expected_aliases(spec: SourceSpec, column_name: str) -> str:
+    column = spec.column_map[column_name]
+    return ", ".join(f'"{a}"' for a in (column.aliases or [column.name]))

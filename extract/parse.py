@@ -1,0 +1,409 @@
+"""From an opened workbook to the typed rows of one file, and every row that is not data or not valid.
+
+Per sheet: find the header, read the rows below it, drop blank rows and the notes below the table,
+unpivot wide tables, set total/subtotal rows aside (severity ``skip``), type every column, resolve the
+region, and pseudonymise personal data. Rows are counted so that loaded + rejected = read holds: every
+non-blank row under the header up to the end of the table is read, and ends up either in the candidate
+table or in :attr:`ParsedFile.rejections`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from expectations.gate import CheckOutcome
+from extract.header import HeaderMatch, expected_aliases, find_header, normalise_label
+from extract.readers import FileRejected, SheetTable, Workbook
+from extract.registry import DUCKDB_TYPES, LINEAGE_COLUMNS, SourceSpec
+from extract.typing_rules import Pseudonymiser, Typed, convert, present, to_text
+from extract.wilayah import RegionResolver, compact_name, level_of, load_wilayah
+
+MASK = "***"
+TOTAL_LABEL = re.compile(r"^\s*(sub\s*-?\s*total|grand\s*total|total|jumlah|jml\.?)(\b|$)", re.IGNORECASE)
+#: header labels that are never data ("No" columns), so not worth a warning when ignored
+ROW_NUMBER_LABELS = {"no", "no urut", "nomor", "nomor urut", "urut", "nourut"}
+ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "DATE": pa.date32(),
+    "BOOLEAN": pa.bool_(),
+}
+
+
+@dataclass
+class Rejection:
+    sheet: str | None
+    source_row: int | None
+    column: str | None
+    value: str | None
+    reason: str  # one Indonesian line naming file, sheet, row and column
+    check: str
+    severity: str = "error"  # error | skip
+
+
+@dataclass
+class ParsedFile:
+    #: candidate rows: canonical columns (typed, personal data hashed), constants, region_code, _sheet, _source_row
+    table: pa.Table
+    rows_read: int
+    rows_rejected: int  # rows set aside before the gate (skip + error)
+    rejections: list[Rejection] = field(default_factory=list)
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+
+
+def location(file_name: str, sheet: str | None, row: int | None = None, column: str | None = None) -> str:
+    parts = [file_name]
+    if sheet:
+        parts.append(f'sheet "{sheet}"')
+    if row is not None:
+        parts.append(f"baris {row}")
+    if column:
+        parts.append(f'kolom "{column}"')
+    return ", ".join(parts)
+
+
+def warn(check: str, message: str, count: int = 1, column: str | None = None) -> CheckOutcome:
+    return CheckOutcome(check, column, "warn", False, count, message, row_level=False)
+
+
+class FileParser:
+    def __init__(self, spec: SourceSpec, *, file_name: str, scope: str, hash_key: bytes) -> None:
+        self.spec = spec
+        self.file_name = file_name
+        self.scope = scope
+        self.pseudonymiser = Pseudonymiser(hash_key)
+        region = spec.region
+        self.resolver = RegionResolver(region.level, scope, within_scope=region.within == "scope")
+        # the frame handed to the gate: the raw table minus the lineage that only the loader knows
+        self.schema = pa.schema(
+            [
+                (name, ARROW_TYPES[kind])
+                for name, kind in spec.raw_columns().items()
+                if name not in LINEAGE_COLUMNS
+            ]
+            + [("_sheet", pa.string()), ("_source_row", pa.int64())]
+        )
+
+    # ------------------------------------------------------------------ workbook
+
+    def parse(self, workbook: Workbook) -> ParsedFile:
+        outcomes = [warn("extract_file_format", f"{self.file_name}: {note}") for note in workbook.notes]
+        if workbook.hidden_sheets:
+            outcomes.append(
+                CheckOutcome(
+                    "extract_hidden_sheets",
+                    None,
+                    "warn",
+                    True,
+                    len(workbook.hidden_sheets),
+                    f"{self.file_name}: sheet tersembunyi dilewati: {', '.join(workbook.hidden_sheets)}",
+                    row_level=False,
+                )
+            )
+        tables, rejections, read, rejected = [], [], 0, 0
+        found_header = False
+        for sheet in workbook.sheets:
+            result = self._parse_sheet(sheet, outcomes)
+            if result is None:
+                continue
+            found_header = True
+            table, sheet_rejections, sheet_read, sheet_rejected = result
+            tables.append(table)
+            rejections.extend(sheet_rejections)
+            read += sheet_read
+            rejected += sheet_rejected
+        if not found_header:
+            names = ", ".join(f'"{s.name}"' for s in workbook.sheets) or "(tidak ada sheet yang sesuai)"
+            required = [c.name for c in self.spec.columns if c.required]
+            expected = "; ".join(f"{c}: {expected_aliases(self.spec, c)}" for c in required)
+            raise FileRejected(
+                f"{self.file_name}: baris judul kolom tidak ditemukan di sheet {names}; kolom yang diharapkan {expected}"
+            )
+        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        return ParsedFile(table, read, rejected, rejections, outcomes)
+
+    # ------------------------------------------------------------------ one sheet
+
+    def _sheet_label(self, sheet: SheetTable) -> str | None:
+        """The value a sheet gives ``sheets.name_to_column`` (None: the sheet maps to nothing)."""
+        values = self.spec.sheets.name_values
+        if not values:
+            return sheet.name
+        name = normalise_label(sheet.name)
+        for needle, value in values.items():
+            if normalise_label(needle) in name:
+                return value
+        return None
+
+    def _parse_sheet(self, sheet: SheetTable, outcomes: list[CheckOutcome]):
+        spec = self.spec
+        where = location(self.file_name, sheet.name)
+        header = find_header(sheet.preview, spec)
+        if header is None:
+            if sheet.name is not None:
+                outcomes.append(
+                    warn("extract_sheet_skipped", f"{where}: tidak ada tabel yang dikenali, sheet dilewati")
+                )
+            return None
+        missing = header.missing_required(spec)
+        if missing:
+            details = "; ".join(f'"{m}" (nama yang dikenali: {expected_aliases(spec, m)})' for m in missing)
+            raise FileRejected(
+                f"{where}, baris {header.header_row + 1}: kolom wajib tidak ditemukan: {details}"
+            )
+        sheet_value = None
+        if spec.sheets.name_to_column:
+            sheet_value = self._sheet_label(sheet)
+            if sheet_value is None:
+                outcomes.append(
+                    warn(
+                        "extract_sheet_skipped",
+                        f"{where}: nama sheet tidak dikenali untuk kolom {spec.sheets.name_to_column}",
+                    )
+                )
+                return None
+        ignored = [t for t in header.unmatched if normalise_label(t) not in ROW_NUMBER_LABELS]
+        if ignored:
+            outcomes.append(
+                warn(
+                    "extract_unmapped_columns",
+                    f"{where}: kolom tidak dikenal diabaikan: {', '.join(ignored)}",
+                    len(ignored),
+                )
+            )
+        if header.duplicates:
+            outcomes.append(
+                warn(
+                    "extract_duplicate_columns",
+                    f"{where}: kolom ganda diabaikan: {', '.join(header.duplicates)}",
+                )
+            )
+
+        raw_columns, source_rows = sheet.load(header.data_start)
+        height = len(source_rows)
+
+        def column(index: int) -> pa.Array:
+            return raw_columns.get(index, pa.nulls(height))
+
+        arrays = {name: column(i) for i, (name, _) in header.columns.items()}
+        texts = {name: text for name, text in header.columns.values()}
+        wide = {i: text for i, text in header.wide.items()}
+
+        # blank rows and the notes below the table: only cells under recognised headers count
+        filled = np.zeros((height, len(arrays) + len(wide)), dtype=bool)
+        for position, array in enumerate([*arrays.values(), *(column(i) for i in wide)]):
+            filled[:, position] = present(array).to_numpy(zero_copy_only=False)
+        counts = filled.sum(axis=1)
+        strong = np.flatnonzero(counts >= min(2, filled.shape[1]))
+        end = strong[-1] + 1 if len(strong) else 0
+        keep = np.flatnonzero(counts[:end] > 0)
+        take = pa.array(keep)
+        arrays = {name: a.take(take) for name, a in arrays.items()}
+        source_rows = source_rows[keep]
+        labels = self._label_arrays(header, raw_columns, take)
+        total = self._total_rows(arrays, labels)
+
+        if spec.unpivot and wide:
+            arrays, source_rows, total = self._unpivot(
+                arrays, source_rows, total, {i: column(i).take(take) for i in wide}, wide
+            )
+            value_header = f"{header.title_text} {sheet.name or ''}"
+            texts[spec.unpivot.value_column] = value_header
+            texts[spec.unpivot.key_column] = spec.unpivot.key_column
+        if spec.sheets.name_to_column:
+            arrays[spec.sheets.name_to_column] = pa.array([sheet_value] * len(source_rows), pa.string())
+
+        rows = len(source_rows)
+        rejections: list[Rejection] = []
+        for index in np.flatnonzero(total):
+            rejections.append(
+                Rejection(
+                    sheet.name,
+                    int(source_rows[index]),
+                    None,
+                    None,
+                    f"{location(self.file_name, sheet.name, int(source_rows[index]))}: baris jumlah/total, bukan data",
+                    "extract_total_row",
+                    "skip",
+                )
+            )
+        rejected = total.copy()
+
+        typed: dict[str, pa.Array] = {}
+        for col in spec.columns:
+            if col.name not in arrays:
+                typed[col.name] = pa.nulls(rows, ARROW_TYPES[DUCKDB_TYPES[col.type]])
+                continue
+            header_text = texts.get(col.name, col.name)
+            result = convert(
+                arrays[col.name], col, header_text=header_text, locale=spec.number_locale, excel=sheet.excel
+            )
+            typed[col.name] = result.values
+            if result.note:
+                outcomes.append(
+                    warn(
+                        "extract_pct_fraction",
+                        f'{where}, kolom "{header_text}": {result.note}',
+                        column=col.name,
+                    )
+                )
+            bad = result.invalid.to_numpy(zero_copy_only=False) & ~total
+            if bad.any():
+                self._reject_cells(
+                    rejections, sheet.name, source_rows, bad, arrays[col.name], col.name, header_text, result
+                )
+                rejected |= bad
+            if col.required and not (spec.unpivot and col.name == spec.unpivot.key_column):
+                empty = pc.is_null(result.values).to_numpy(zero_copy_only=False) & ~bad & ~total
+                for index in np.flatnonzero(empty):
+                    rejections.append(
+                        Rejection(
+                            sheet.name,
+                            int(source_rows[index]),
+                            header_text,
+                            None,
+                            f"{location(self.file_name, sheet.name, int(source_rows[index]), header_text)}: kolom wajib kosong",
+                            "extract_required",
+                        )
+                    )
+                rejected |= empty
+
+        region_codes, region_bad = self._resolve_regions(
+            typed, rows, sheet.name, source_rows, ~total, rejections
+        )
+        rejected |= region_bad
+
+        good = pa.array(np.flatnonzero(~rejected))
+        columns = {name: array.take(good) for name, array in typed.items()}
+        for name in spec.pii_columns:
+            columns[name] = self.pseudonymiser.hash_array(columns[name])
+        for name, value in spec.constants.items():
+            columns[name] = pa.array([value] * len(good), pa.string())
+        columns["region_code"] = region_codes.take(good)
+        columns["_sheet"] = pa.array([sheet.name] * len(good), pa.string())
+        columns["_source_row"] = pa.array(source_rows[~rejected], pa.int64())
+        table = pa.table({f.name: pc.cast(columns[f.name], f.type) for f in self.schema})
+        return table, rejections, rows, int(rejected.sum())
+
+    def _label_arrays(
+        self, header: HeaderMatch, raw_columns: dict[int, pa.Array], take: pa.Array
+    ) -> list[pa.Array]:
+        """Text cells that may say JUMLAH/TOTAL: recognised text columns and the unrecognised ones left of them."""
+        first_mapped = min(header.columns, default=0)
+        labels = []
+        for index, (name, _) in header.columns.items():
+            if self.spec.column_map[name].type in ("text", "code"):
+                labels.append(raw_columns.get(index))
+        labels += [a for i, a in raw_columns.items() if i < first_mapped and i not in header.columns]
+        return [to_text(a.take(take)) for a in labels if a is not None and len(a)]
+
+    def _scope_names(self) -> list[str]:
+        name = load_wilayah().name(self.scope)
+        return list({compact_name(name), re.sub(r"[^0-9a-z]+", "", name.lower())})
+
+    def _total_rows(self, arrays: dict[str, pa.Array], labels: list[pa.Array]) -> np.ndarray:
+        height = len(next(iter(arrays.values()))) if arrays else 0
+        total = np.zeros(height, dtype=bool)
+        for label in labels:
+            total |= pc.fill_null(
+                pc.match_substring_regex(label, TOTAL_LABEL.pattern, ignore_case=True), False
+            ).to_numpy(zero_copy_only=False)
+        # a row named after the file's own region is its total, unless rows are regions at that very level
+        region = self.spec.region
+        label_columns = [c.name for c in self.spec.columns if c.required and c.type == "text"][:1]
+        if region.name_columns and level_of(self.scope) != region.level:
+            label_columns.insert(0, region.name_columns[0])
+        scope_names = pa.array(self._scope_names())
+        for name in dict.fromkeys(label_columns):
+            if name in arrays:
+                compact = pc.replace_substring_regex(pc.utf8_lower(to_text(arrays[name])), r"[^0-9a-z]+", "")
+                total |= pc.fill_null(pc.is_in(compact, value_set=scope_names), False).to_numpy(
+                    zero_copy_only=False
+                )
+        return total
+
+    def _unpivot(self, arrays, source_rows, total, wide_arrays: dict[int, pa.Array], wide: dict[int, str]):
+        """One long record per non-empty wide cell; key = the column header (mapped through key_values)."""
+        unpivot = self.spec.unpivot
+        mapping = unpivot.key_values or {}
+        positions, keys, values = [], [], []
+        same_type = len({a.type for a in wide_arrays.values()}) == 1
+        for index, text in wide.items():
+            array = wide_arrays[index]
+            where = np.flatnonzero(present(array).to_numpy(zero_copy_only=False))
+            positions.append(where)
+            key = mapping.get(text.strip(), text.strip())
+            keys.append(pa.array([key] * len(where), pa.string()))
+            chosen = array.take(pa.array(where))
+            values.append(chosen if same_type else to_text(chosen))
+        order = np.concatenate(positions) if positions else np.array([], dtype=np.int64)
+        # keep the sheet's row order: records of one source row stay together
+        sort = np.argsort(order, kind="stable")
+        take = pa.array(order[sort])
+        long = {name: a.take(take) for name, a in arrays.items()}
+        long[unpivot.key_column] = pa.concat_arrays(keys).take(pa.array(sort))
+        long[unpivot.value_column] = pa.concat_arrays(values).take(pa.array(sort))
+        return long, source_rows[order[sort]], total[order[sort]]
+
+    def _reject_cells(
+        self, rejections, sheet, source_rows, bad, raw: pa.Array, name, header_text, result: Typed
+    ):
+        personal = bool(self.spec.column_map[name].pii)
+        raw_text = to_text(raw.filter(pa.array(bad))).to_pylist()
+        for index, value in zip(np.flatnonzero(bad), raw_text, strict=True):
+            shown = MASK if personal else value
+            reason = result.explain(value if self.spec.column_map[name].type == "nik" else shown)
+            rejections.append(
+                Rejection(
+                    sheet,
+                    int(source_rows[index]),
+                    header_text,
+                    shown,
+                    f"{location(self.file_name, sheet, int(source_rows[index]), header_text)}: {reason}",
+                    f"extract_type_{self.spec.column_map[name].type}",
+                )
+            )
+
+    def _resolve_regions(self, typed, rows, sheet, source_rows, candidates: np.ndarray, rejections):
+        region = self.spec.region
+        parts = (
+            [region.code_column, *region.name_columns] if region.code_column else [None, *region.name_columns]
+        )
+        arrays = [to_text(typed[p]) if p else pa.nulls(rows, pa.string()) for p in parts]
+        if rows == 0:
+            return pa.nulls(0, pa.string()), np.zeros(0, dtype=bool)
+        joined = pc.binary_join_element_wise(
+            *arrays, "\x1f", null_handling="replace", null_replacement="\x1e"
+        )
+        encoded = pc.dictionary_encode(joined)
+        codes, reasons = [], []
+        for key in encoded.dictionary.to_pylist():
+            values = [None if v == "\x1e" else v for v in key.split("\x1f")]
+            code, reason = self.resolver.resolve(values[0], values[1:])
+            codes.append(code)
+            reasons.append(reason)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        region_codes = pa.array(codes, pa.string()).take(encoded.indices)
+        bad = np.array([r is not None for r in reasons], dtype=bool)[indices] & candidates
+        column_label = self.spec.region.code_column or (
+            region.name_columns[0] if region.name_columns else None
+        )
+        for index in np.flatnonzero(bad):
+            reason = reasons[indices[index]]
+            rejections.append(
+                Rejection(
+                    sheet,
+                    int(source_rows[index]),
+                    column_label,
+                    None,
+                    f"{location(self.file_name, sheet, int(source_rows[index]), column_label)}: {reason}",
+                    "extract_region",
+                )
+            )
+        return region_codes, bad

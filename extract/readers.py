@@ -1,0 +1,468 @@
+"""Opening an agency file safely and reading its sheets as Arrow columns.
+
+The real format is sniffed from the bytes, never trusted from the extension: an ``.xlsx`` may be a CSV,
+an HTML export, a password-protected OLE2 container or a zip bomb. Limits (file size, rows per sheet,
+uncompressed size, compression ratio) come from ``gudang.config.Limits`` and are checked before any
+sheet is parsed.
+
+Excel: the header is found in a cheap preview of the first rows (read straight from the sheet XML for
+xlsx, so the sheet is parsed by calamine only once), then calamine (``fastexcel``) reads everything
+below the header with native types. CSV: encoding and delimiter are sniffed, ``pyarrow.csv`` parses it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+import fastexcel
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from extract.header import PREVIEW_ROWS
+from gudang.config import Limits
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+#: stream names inside an OLE2 container that mean "encrypted OOXML" (MS-OFFCRYPTO)
+ENCRYPTED_MARKERS = ("EncryptedPackage".encode("utf-16-le"), b"EncryptedPackage")
+CSV_DELIMITERS = (";", ",", "\t", "|")
+#: below this uncompressed size the compression ratio is not checked (tiny xlsx compress very well)
+RATIO_CHECK_MIN_BYTES = 8 * 1024 * 1024
+
+
+class FileRejected(Exception):
+    """The whole file cannot be loaded. The message (Indonesian) says why and what to do."""
+
+
+#: columns keyed by absolute 0-based column index, and the 1-based row/line number of every row
+Rows = tuple[dict[int, pa.Array], np.ndarray]
+
+
+@dataclass
+class SheetTable:
+    name: str | None  # None for CSV
+    preview: list[list[str | None]]  # first rows, absolute (index 0 = Excel row 1 / CSV line 1)
+    load: Callable[[int], Rows]  # absolute index of the first data row -> data rows
+    excel: bool
+
+
+@dataclass
+class Workbook:
+    kind: str  # xlsx | xls | ods | csv
+    sheets: list[SheetTable]
+    hidden_sheets: list[str] = field(default_factory=list)
+    excluded_sheets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def sniff_kind(path: Path, limits: Limits) -> str:
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRejected("file kosong (0 byte)")
+    if size > limits.max_file_bytes:
+        raise FileRejected(f"file terlalu besar ({size:,} byte; batas {limits.max_file_bytes:,} byte)")
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if head.startswith(OLE2_MAGIC):
+        content = path.read_bytes()
+        if any(marker in content for marker in ENCRYPTED_MARKERS):
+            raise FileRejected(
+                "file Excel dilindungi kata sandi/terenkripsi; simpan ulang tanpa kata sandi lalu kirim kembali"
+            )
+        return "xls"
+    if head.startswith(ZIP_MAGIC) or head.startswith(b"PK"):
+        return "zip"
+    text = _decode_head(head).lstrip().lower()
+    if text.startswith(("<!doctype html", "<html", "<table", "<?xml", "<meta", "<head", "<body")):
+        raise FileRejected(
+            "file berisi HTML/XML (hasil ekspor aplikasi web), bukan Excel atau CSV; "
+            "buka di Excel lalu simpan sebagai .xlsx"
+        )
+    if (
+        b"\x00" in head
+        and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        and not _looks_utf16(head)
+    ):
+        raise FileRejected("format file tidak dikenali (bukan xlsx, xls, atau CSV)")
+    return "csv"
+
+
+def _looks_utf16(head: bytes) -> bool:
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 4 and (odd.count(0) > 0.4 * len(odd) or even.count(0) > 0.4 * len(even))
+
+
+def _decode_head(head: bytes) -> str:
+    try:
+        return decode_text(head, strict=False)
+    except UnicodeDecodeError:
+        return ""
+
+
+def decode_text(data: bytes, *, strict: bool = True) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (BOM or NUL pattern), else cp1252/latin-1."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="strict" if strict else "ignore")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="strict" if strict else "ignore")
+    if b"\x00" in data[:4096] and _looks_utf16(data[:4096]):
+        even_zeros = data[0:4096:2].count(0)
+        odd_zeros = data[1:4096:2].count(0)
+        return data.decode("utf-16-be" if even_zeros > odd_zeros else "utf-16-le", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+
+
+def open_workbook(path: Path, limits: Limits, *, include: str = ".*", skip_hidden: bool = True) -> Workbook:
+    kind = sniff_kind(path, limits)
+    if kind == "csv":
+        workbook = _open_csv(path, limits)
+    elif kind == "zip":
+        workbook = _open_zip(path, limits, include, skip_hidden)
+    else:
+        workbook = _open_calamine(path, "xls", limits, include, skip_hidden)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix and suffix != workbook.kind and not (suffix == "xlsm" and workbook.kind == "xlsx"):
+        workbook.notes.append(f"ekstensi .{suffix} tetapi isi file berformat {workbook.kind}")
+    return workbook
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+def _open_zip(path: Path, limits: Limits, include: str, skip_hidden: bool) -> Workbook:
+    try:
+        archive = zipfile.ZipFile(path)
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRejected(
+            f"file xlsx rusak (arsip zip tidak bisa dibuka: {exc}); kirim ulang file aslinya"
+        ) from exc
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members) or 1
+    if unpacked > limits.max_uncompressed_bytes:
+        raise FileRejected(
+            f"isi file xlsx terlalu besar setelah diekstrak ({unpacked:,} byte; batas "
+            f"{limits.max_uncompressed_bytes:,}); kemungkinan zip bomb"
+        )
+    if unpacked > RATIO_CHECK_MIN_BYTES and unpacked / packed > limits.max_compression_ratio:
+        raise FileRejected(
+            f"rasio kompresi file xlsx tidak wajar ({unpacked / packed:,.0f}x; batas "
+            f"{limits.max_compression_ratio:,.0f}x); kemungkinan zip bomb"
+        )
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" not in names:
+        if "content.xml" in names:
+            return _open_calamine(path, "ods", limits, include, skip_hidden)
+        raise FileRejected("file zip ini bukan workbook Excel (tidak ada xl/workbook.xml)")
+    try:
+        return _open_xlsx(path, archive, limits, include, skip_hidden)
+    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise FileRejected(f"file xlsx rusak ({type(exc).__name__}: {exc})") from exc
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _attr(element: ElementTree.Element, name: str) -> str | None:
+    for key, value in element.attrib.items():
+        if _local(key) == name:
+            return value
+    return None
+
+
+def _column_index(ref: str) -> int:
+    index = 0
+    for char in ref:
+        if not char.isalpha():
+            break
+        index = index * 26 + (ord(char.upper()) - 64)
+    return index - 1
+
+
+def _open_xlsx(
+    path: Path, archive: zipfile.ZipFile, limits: Limits, include: str, skip_hidden: bool
+) -> Workbook:
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets, shared_strings = {}, None
+    for rel in rels:
+        target = rel.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        targets[rel.get("Id")] = target
+        if rel.get("Type", "").endswith("/sharedStrings"):
+            shared_strings = target
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    try:
+        reader = fastexcel.read_excel(path)
+    except Exception as exc:  # calamine reports corrupt parts in many ways
+        raise FileRejected(f"file xlsx rusak: {exc}") from exc
+
+    workbook = Workbook(kind="xlsx", sheets=[])
+    for sheet in (e for e in book.iter() if _local(e.tag) == "sheet"):
+        name = sheet.get("name", "")
+        if skip_hidden and sheet.get("state", "visible") != "visible":
+            workbook.hidden_sheets.append(name)
+            continue
+        if not re.search(include, name, re.IGNORECASE):
+            workbook.excluded_sheets.append(name)
+            continue
+        part = targets.get(_attr(sheet, "id"))
+        preview, last_row = _peek_xlsx_sheet(archive, part, shared_strings)
+        if last_row and last_row > limits.max_rows_per_sheet:
+            raise FileRejected(
+                f'sheet "{name}" terlalu banyak baris ({last_row:,}; batas {limits.max_rows_per_sheet:,})'
+            )
+        workbook.sheets.append(SheetTable(name, preview, _calamine_loader(reader, name, limits), excel=True))
+    return workbook
+
+
+def _peek_xlsx_sheet(
+    archive: zipfile.ZipFile, part: str | None, shared_strings: str | None
+) -> tuple[list[list[str | None]], int | None]:
+    """First rows of a sheet straight from its XML (stops early), and the last row from <dimension>."""
+    rows: dict[int, dict[int, tuple[str, str]]] = {}
+    last_row = None
+    if part is None:
+        return [], None
+    with archive.open(part) as handle:
+        next_row = 1
+        for _, element in ElementTree.iterparse(handle, events=("end",)):
+            tag = _local(element.tag)
+            if tag == "dimension":
+                bounds = re.findall(r"\d+", element.get("ref", ""))
+                last_row = int(bounds[-1]) if bounds else None
+            elif tag == "row":
+                number = int(element.get("r") or next_row)
+                next_row = number + 1
+                if number > PREVIEW_ROWS:
+                    break
+                cells: dict[int, tuple[str, str]] = {}
+                for position, cell in enumerate(c for c in element if _local(c.tag) == "c"):
+                    ref = cell.get("r")
+                    col = _column_index(ref) if ref else position
+                    kind = cell.get("t", "n")
+                    if kind == "inlineStr":
+                        text = "".join(t.text or "" for t in cell.iter() if _local(t.tag) == "t")
+                    else:
+                        value = next((v.text for v in cell if _local(v.tag) == "v"), None)
+                        if value is None:
+                            continue
+                        text = value
+                    cells[col] = (kind, text)
+                rows[number - 1] = cells
+                element.clear()
+    strings = _shared_strings(archive, shared_strings, rows)
+    width = max((max(cells) + 1 for cells in rows.values() if cells), default=0)
+    preview: list[list[str | None]] = []
+    for index in range(max(rows, default=-1) + 1):
+        cells = rows.get(index, {})
+        line: list[str | None] = [None] * width
+        for col, (kind, text) in cells.items():
+            if kind == "s":
+                line[col] = strings.get(int(text))
+            elif kind == "b":
+                line[col] = "TRUE" if text == "1" else "FALSE"
+            elif kind == "n" and re.fullmatch(r"-?\d+\.0+", text):
+                line[col] = text.split(".")[0]
+            else:
+                line[col] = text
+        preview.append(line)
+    return preview, last_row
+
+
+def _shared_strings(
+    archive: zipfile.ZipFile, part: str | None, rows: dict[int, dict[int, tuple[str, str]]]
+) -> dict[int, str]:
+    wanted = {int(text) for cells in rows.values() for kind, text in cells.values() if kind == "s"}
+    found: dict[int, str] = {}
+    if not wanted or part is None:
+        return found
+    last_wanted = max(wanted)
+    with archive.open(part) as handle:
+        index = 0
+        for _, element in ElementTree.iterparse(handle, events=("end",)):
+            if _local(element.tag) != "si":
+                continue
+            if index in wanted:
+                # phonetic runs (rPh) are not part of the text
+                found[index] = "".join(
+                    t.text or ""
+                    for r in element
+                    if _local(r.tag) in ("t", "r")
+                    for t in r.iter()
+                    if _local(t.tag) == "t"
+                )
+            element.clear()
+            index += 1
+            if index > last_wanted:
+                break
+    return found
+
+
+def _calamine_loader(reader: fastexcel.ExcelReader, sheet_name: str, limits: Limits) -> Callable[[int], Rows]:
+    def load(data_start: int) -> Rows:
+        try:
+            sheet = reader.load_sheet(
+                sheet_name,
+                header_row=None,
+                skip_rows=data_start,
+                schema_sample_rows=None,
+                dtype_coercion="coerce",
+            )
+            if sheet.height > limits.max_rows_per_sheet:
+                raise FileRejected(
+                    f'sheet "{sheet_name}" terlalu banyak baris ({sheet.height:,}; batas {limits.max_rows_per_sheet:,})'
+                )
+            batch = sheet.to_arrow()
+        except fastexcel.FastExcelError as exc:
+            raise FileRejected(f'sheet "{sheet_name}" tidak bisa dibaca: {exc}') from exc
+        columns = {info.absolute_index: batch.column(info.index) for info in sheet.selected_columns}
+        return columns, np.arange(data_start + 1, data_start + 1 + batch.num_rows)
+
+    return load
+
+
+def _open_calamine(path: Path, kind: str, limits: Limits, include: str, skip_hidden: bool) -> Workbook:
+    """Legacy .xls and .ods: no cheap XML preview, so the first rows come from calamine too."""
+    try:
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+    except Exception as exc:
+        raise FileRejected(f"file {kind} rusak atau tidak bisa dibaca: {exc}") from exc
+    workbook = Workbook(kind=kind, sheets=[])
+    for name in names:
+        if not re.search(include, name, re.IGNORECASE):
+            workbook.excluded_sheets.append(name)
+            continue
+        try:
+            head = reader.load_sheet(name, header_row=None, skip_rows=0, n_rows=PREVIEW_ROWS, dtypes="string")
+        except fastexcel.FastExcelError as exc:
+            raise FileRejected(f'sheet "{name}" tidak bisa dibaca: {exc}') from exc
+        if skip_hidden and head.visible != "visible":
+            workbook.hidden_sheets.append(name)
+            continue
+        if head.total_height > limits.max_rows_per_sheet:
+            raise FileRejected(
+                f'sheet "{name}" terlalu banyak baris ({head.total_height:,}; batas {limits.max_rows_per_sheet:,})'
+            )
+        batch = head.to_arrow()
+        width = max((i.absolute_index + 1 for i in head.selected_columns), default=0)
+        preview = [[None] * width for _ in range(batch.num_rows)]
+        for info in head.selected_columns:
+            for row, value in enumerate(batch.column(info.index).to_pylist()):
+                preview[row][info.absolute_index] = value
+        workbook.sheets.append(SheetTable(name, preview, _calamine_loader(reader, name, limits), excel=True))
+    return workbook
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def sniff_delimiter(lines: list[str]) -> tuple[str, int]:
+    """The delimiter giving the most rows of one consistent width, and that width."""
+    best = (",", 1, -1.0)
+    sample = [line for line in lines if line.strip()][:50]
+    for delimiter in CSV_DELIMITERS:
+        widths = [len(row) for row in csv.reader(sample, delimiter=delimiter)]
+        if not widths:
+            continue
+        counts = np.bincount(widths)
+        width = int(counts.argmax())
+        score = width * counts[width] / len(widths) if width > 1 else 0.0
+        if score > best[2]:
+            best = (delimiter, width, score)
+    # the widest row also counts: a header may be followed by rows that drop trailing empty cells
+    delimiter = best[0]
+    width = max((len(r) for r in csv.reader(sample, delimiter=delimiter)), default=1)
+    return delimiter, width
+
+
+def _open_csv(path: Path, limits: Limits) -> Workbook:
+    text = decode_text(path.read_bytes())
+    head_lines = text[: 256 * 1024].splitlines()[:PREVIEW_ROWS]
+    delimiter, width = sniff_delimiter(head_lines)
+    preview = [row + [None] * (width - len(row)) for row in csv.reader(head_lines, delimiter=delimiter)]
+    preview = [[cell if cell != "" else None for cell in row] for row in preview]
+    data = text.encode("utf-8")
+
+    def load(data_start: int) -> Rows:
+        return _read_csv_rows(data, delimiter, width, data_start, limits)
+
+    return Workbook(kind="csv", sheets=[SheetTable(None, preview, load, excel=False)])
+
+
+def _read_csv_rows(data: bytes, delimiter: str, width: int, data_start: int, limits: Limits) -> Rows:
+    names = [f"c{i}" for i in range(width)]
+    odd_rows: list[tuple[int | None, str]] = []
+
+    def keep_aside(row: pacsv.InvalidRow) -> str:
+        odd_rows.append((row.number, row.text))
+        return "skip"
+
+    def read(threads: bool) -> pa.Table:
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=keep_aside,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    table = read(threads=True)
+    if odd_rows:
+        # rows of another width (title lines, a row missing its trailing cells): re-read single-threaded,
+        # which reports their line numbers, and parse them with the csv module instead of dropping them
+        odd_rows.clear()
+        table = read(threads=False)
+    if table.num_rows + len(odd_rows) > limits.max_rows_per_sheet:
+        raise FileRejected(
+            f"CSV terlalu banyak baris ({table.num_rows:,}; batas {limits.max_rows_per_sheet:,})"
+        )
+    if not odd_rows:  # the usual case: row i is line i + 1
+        table = table.slice(data_start)
+        columns = {i: table.column(n).combine_chunks() for i, n in enumerate(names)}
+        return columns, np.arange(data_start + 1, data_start + 1 + table.num_rows)
+    odd_lines = np.array([number for number, _ in odd_rows], dtype=np.int64)
+    total_lines = table.num_rows + len(odd_rows)
+    line_numbers = np.setdiff1d(np.arange(1, total_lines + 1), odd_lines, assume_unique=True)
+    extra = [
+        (number, (cells + [None] * width)[:width])
+        for number, row_text in odd_rows
+        if number and number > data_start
+        for cells in csv.reader([row_text], delimiter=delimiter)
+    ]
+    if extra:
+        odd_table = pa.table(
+            {n: pa.array([cells[i] for _, cells in extra], pa.string()) for i, n in enumerate(names)}
+        )
+        table = pa.concat_tables([table, odd_table])
+        line_numbers = np.concatenate([line_numbers, [number for number, _ in extra]])
+    keep = line_numbers > data_start
+    order = np.argsort(line_numbers[keep], kind="stable")
+    indices = pa.array(np.flatnonzero(keep)[order])
+    table = table.take(indices)
+    columns = {i: table.column(n).combine_chunks() for i, n in enumerate(names)}
+    return columns, line_numbers[keep][order]

@@ -1,0 +1,104 @@
+"""Point Airflow at gudang's embedded defaults and prepare its metadata database, idempotently.
+
+Airflow reads its configuration once, when ``airflow`` is first imported, so :func:`ensure_airflow` must
+run before anything imports it. The embedded defaults are: ``AIRFLOW_HOME`` under the data home, SQLite
+metadata inside it, the repository's ``dags/`` folder, no example DAGs. Any of these already set in the
+environment (a production deployment sets PostgreSQL, for instance) is left alone.
+
+The first call migrates the metadata database and creates the single-slot ``duckdb_writer`` pool in a
+child process (so the caller's own ``import airflow`` is not configured half-way); it then leaves a stamp
+file, and later calls only set the environment (milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from gudang.settings import DAGS_DIR, WRITER_POOL, Settings, get_settings
+
+POOL_DESCRIPTION = "DuckDB allows one writer process per file: every task that writes the warehouse runs here"
+STAMP_NAME = ".gudang-airflow.json"
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """The Airflow configuration gudang runs with (environment-variable form), before user overrides."""
+    home = settings.airflow_home
+    return {
+        "GUDANG_HOME": str(settings.home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # New DAGs run as soon as they are parsed: dropping a file in the inbox is all an agency does.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # The registry and Cosmos's dbt manifest parsing make the DAG files heavier than the 30 s default allows
+        # on a small machine under load.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT": "180",
+    }
+
+
+def apply_env(settings: Settings, *, override: bool = False) -> dict[str, str]:
+    """Export :func:`airflow_env` into ``os.environ`` (values already set win unless ``override``)."""
+    for key, value in airflow_env(settings).items():
+        if override or key in ("GUDANG_HOME", "AIRFLOW_HOME"):
+            os.environ[key] = value
+        else:
+            os.environ.setdefault(key, value)
+    return {key: os.environ[key] for key in airflow_env(settings)}
+
+
+def _stamp(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "airflow": version("apache-airflow"),
+        "database": env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+        "pool": WRITER_POOL,
+    }
+
+
+def ensure_airflow(settings: Settings | None = None, *, force: bool = False) -> dict[str, str]:
+    """Configure the environment for Airflow and make sure its metadata DB and writer pool exist.
+
+    Returns the Airflow-related environment now in effect. Safe to call any number of times.
+    """
+    settings = settings or get_settings()
+    env = apply_env(settings)
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    stamp_file = home / STAMP_NAME
+    wanted = _stamp(env)
+    if not force and stamp_file.exists() and json.loads(stamp_file.read_text()) == wanted:
+        return env
+    done = subprocess.run(
+        [sys.executable, "-m", "gudang.airflow_setup"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"Airflow metadata setup failed in {home}:\n{done.stderr[-4000:]}")
+    stamp_file.write_text(json.dumps(wanted, indent=2))
+    return env
+
+
+def _bootstrap_in_this_process() -> None:
+    """Migrate the metadata DB and create the writer pool (run in a fresh interpreter by ensure_airflow)."""
+    from airflow.models.pool import Pool
+    from airflow.utils import db
+
+    db.upgradedb()
+    Pool.create_or_update_pool(
+        name=WRITER_POOL, slots=1, description=POOL_DESCRIPTION, include_deferred=False
+    )
+    print(f"airflow metadata ready; pool {WRITER_POOL} = 1 slot", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    _bootstrap_in_this_process()

@@ -1,0 +1,307 @@
+"""The steps the Airflow DAGs call, and ``gudang run`` which drives those DAGs in-process.
+
+The DAG files in ``dags/`` stay thin: every task body is one call into this module, and every step here
+is one call into the package that owns the logic (``extract``, ``expectations``, ``gudang.publish``,
+``gudang.reports``, ``gudang.alerts``). Nothing here imports Airflow at module level, so the steps can be
+used (and tested) without it; :func:`run_all` configures Airflow first and only then imports it.
+
+Run ids: a DAG run started by ``gudang run`` carries ``{"gudang_run_id": ...}`` in its conf so that every
+file it ingests and the gate, publish and digest of the same ``gudang run`` share one id. Runs started by
+the scheduler use their own Airflow run id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path, PurePath
+from typing import Any
+
+from gudang.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+#: Asset URIs: one per raw table (what the ingest DAGs produce and the transform DAG is scheduled on),
+#: one per source inbox (what the file-arrival watcher reports).
+RAW_ASSET_PREFIX = "duckdb://gudang/raw/"
+INBOX_ASSET_PREFIX = "file://gudang/inbox/"
+TRANSFORM_DAG_ID = "gudang_transform"
+MARTS_ASSET_URI = "duckdb://gudang/marts"
+
+
+def ingest_dag_id(source: str) -> str:
+    return f"ingest_{source}"
+
+
+def raw_asset_uri(target_table: str) -> str:
+    return f"{RAW_ASSET_PREFIX}{target_table}"
+
+
+def inbox_asset_uri(source: str) -> str:
+    return f"{INBOX_ASSET_PREFIX}{source}"
+
+
+def gudang_run_id(context: Mapping[str, Any]) -> str:
+    """The id that ties a run's ingest log, checks, publish and digest together (see module doc)."""
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    return str(conf.get("gudang_run_id") or context["run_id"])
+
+
+def jsonable(value: Any) -> Any:
+    """Turn a result object (dataclass, pydantic model, paths, dates) into XCom-safe JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif hasattr(value, "model_dump"):
+        value = value.model_dump()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+# --- ingest steps -------------------------------------------------------------------------------------
+
+
+def files_to_ingest(settings: Settings, source: str, *, period: str | None = None) -> list[str]:
+    """Files waiting in the source's inbox, or, to re-ingest a period, that period's archived originals."""
+    from extract import ingest
+    from extract.registry import get_source
+
+    spec = get_source(source)
+    if period:
+        paths = ingest.archived_files_for_period(settings, spec.source, period)
+    else:
+        paths = ingest.discover(settings, spec.source)
+    return [str(p) for p in paths]
+
+
+def ingest_one(settings: Settings, source: str, path: str, *, run_id: str, force: bool = False) -> dict:
+    """Ingest one file (one transaction); returns the ingest result as JSON for XCom.
+
+    Returns ``{"status": "taken"}`` when the file left the inbox before this task ran: two runs that saw
+    the same arrival race for it, the writer pool lets one load it, and the other has nothing to do.
+    """
+    from extract import ingest
+    from extract.registry import get_source
+
+    file = Path(path)
+    if not file.exists():
+        return {"status": "taken", "file_name": file.name}
+    result = ingest.ingest_file(file, get_source(source), settings, run_id=run_id, force=force)
+    return jsonable(result)
+
+
+# --- transform steps ----------------------------------------------------------------------------------
+
+
+def dbt_project_dir() -> Path:
+    from gudang.settings import DBT_PROJECT_DIR
+
+    return Path(os.environ.get("GUDANG_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
+
+
+def dbt_target_name() -> str:
+    """The default target of the ``gudang`` profile in the project's own ``profiles.yml``."""
+    import yaml
+
+    profiles_file = dbt_project_dir() / "profiles.yml"
+    profiles = yaml.safe_load(profiles_file.read_text()) if profiles_file.exists() else {}
+    return (profiles or {}).get("gudang", {}).get("target", "dev")
+
+
+def dbt_build(settings: Settings, *args: str) -> dict:
+    """Run ``dbt build`` in-process and report every node (the single-task alternative to Cosmos)."""
+    from dbt.cli.main import dbtRunner
+
+    project = dbt_project_dir()
+    os.environ["GUDANG_WAREHOUSE"] = str(settings.warehouse)
+    result = dbtRunner().invoke(
+        ["build", "--project-dir", str(project), "--profiles-dir", str(project), *args]
+    )
+    nodes = [
+        {"node": r.node.unique_id, "status": str(r.status), "seconds": round(r.execution_time or 0, 3)}
+        for r in (getattr(result.result, "results", None) or [])
+    ]
+    for node in nodes:
+        log.info("%-8s %6.2fs %s", node["status"], node["seconds"], node["node"])
+    if not result.success:
+        failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
+        raise RuntimeError(f"dbt build gagal: {', '.join(failed) or result.exception}")
+    return {"nodes": nodes}
+
+
+def mart_gate(settings: Settings, run_id: str) -> dict:
+    from expectations.mart_gate import run_mart_gate
+
+    return jsonable(run_mart_gate(settings, run_id))
+
+
+def publish(settings: Settings, run_id: str, gate: Mapping[str, Any] | None) -> dict:
+    """Publish when the gate passed; otherwise record the block (publish keeps the previous marts)."""
+    from gudang.publish import publish as publish_marts
+
+    passed = bool(gate and gate.get("passed"))
+    reasons = list((gate or {}).get("reasons") or [])
+    if gate is None:
+        reasons = ["dbt build atau mart gate gagal; marts lama tetap dipakai"]
+    result = publish_marts(settings, run_id, gate_passed=passed, reason="; ".join(reasons) or None)
+    return {"published": passed, "reasons": reasons, "result": jsonable(result)}
+
+
+def check_calendar(settings: Settings, run_id: str) -> dict:
+    from expectations.calendar import check_submissions
+
+    return {"submissions": jsonable(check_submissions(settings, run_id))}
+
+
+def build_data_docs(settings: Settings) -> str:
+    from expectations.data_docs import build_data_docs as build
+
+    return str(build(settings))
+
+
+def build_reports(settings: Settings, run_id: str) -> dict:
+    from gudang.reports import build_reports as build
+
+    return {"reports": jsonable(build(settings, run_id))}
+
+
+def send_alert_digest(settings: Settings, run_id: str) -> dict:
+    from gudang.alerts import build_digest, send_digest
+
+    digest = build_digest(settings, run_id)
+    return {"digest": jsonable(send_digest(digest, settings))}
+
+
+# --- gudang run -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DagRunOutcome:
+    dag_id: str
+    run_id: str
+    state: str
+    seconds: float
+    failed_tasks: list[str]
+
+
+def sources_with_waiting_files(settings: Settings) -> list[str]:
+    from extract.ingest import discover
+    from extract.registry import load_registry
+
+    return [source for source in load_registry() if discover(settings, source)]
+
+
+def _run_dag(dag_id: str, conf: dict[str, Any]) -> DagRunOutcome:
+    """Run one DAG to completion in this process (``dag.test``: no scheduler, tasks one at a time)."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import TaskInstanceState
+
+    from gudang.settings import DAGS_DIR
+
+    file_name = "gudang_transform.py" if dag_id == TRANSFORM_DAG_ID else "gudang_ingest.py"
+    bag = DagBag(dag_folder=str(DAGS_DIR / file_name))
+    if dag_id not in bag.dags:
+        raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
+    started = time.monotonic()
+    dag_run = bag.dags[dag_id].test(run_conf=conf)
+    failed = [
+        ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
+        for ti in dag_run.get_task_instances()
+        if ti.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
+    ]
+    return DagRunOutcome(dag_id, dag_run.run_id, str(dag_run.state), time.monotonic() - started, failed)
+
+
+def run_all(settings: Settings | None = None) -> int:
+    """Process everything waiting in the inbox through the DAGs, print a summary; returns the exit code.
+
+    The exit code is non-zero only when the pipeline itself failed (a task error, dbt failing to build).
+    A file the quality gate quarantines, or marts the gate refuses to publish, are outcomes reported to
+    the agency and the planners, not failures of the run.
+    """
+    from rich.console import Console
+
+    from gudang.airflow_setup import ensure_airflow
+
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    console = Console()
+    with console.status("Menyiapkan Airflow (metadata SQLite, pool duckdb_writer)..."):
+        ensure_airflow(settings)
+    run_id = "gudang_run__" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    conf = {"gudang_run_id": run_id}
+    outcomes: list[DagRunOutcome] = []
+    for source in sources_with_waiting_files(settings):
+        with console.status(f"ingest_{source} ..."):
+            outcomes.append(_run_dag(ingest_dag_id(source), conf))
+        console.print(_outcome_line(outcomes[-1]))
+    with console.status("gudang_transform (dbt build, mart gate, publish, laporan, digest) ..."):
+        outcomes.append(_run_dag(TRANSFORM_DAG_ID, conf))
+    console.print(_outcome_line(outcomes[-1]))
+    print_summary(settings, run_id, outcomes, console)
+    return 0 if all(o.state == "success" for o in outcomes) else 1
+
+
+def _outcome_line(outcome: DagRunOutcome) -> str:
+    colour = "green" if outcome.state == "success" else "red"
+    failed = f" (gagal: {', '.join(outcome.failed_tasks)})" if outcome.failed_tasks else ""
+    return f"[{colour}]{outcome.dag_id}: {outcome.state}[/] in {outcome.seconds:.1f} s{failed}"
+
+
+def print_summary(settings: Settings, run_id: str, outcomes: list[DagRunOutcome], console: Any) -> None:
+    """Files and rows per source, marts built, the gate's verdict, and where the outputs are."""
+    from rich.table import Table
+
+    from gudang.warehouse import connect
+
+    if not settings.warehouse.exists():
+        console.print("[red]warehouse belum ada: tidak ada yang dimuat[/]")
+        return
+    with connect(settings, read_only=True) as conn:
+        per_source = conn.execute(
+            """
+            SELECT source, count(*) AS files,
+                   count(*) FILTER (WHERE status LIKE 'loaded%') AS loaded_files,
+                   count(*) FILTER (WHERE status = 'quarantined') AS quarantined,
+                   count(*) FILTER (WHERE status = 'duplicate') AS duplicates,
+                   coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0)
+            FROM ops.ingest_log WHERE run_id = ? GROUP BY source ORDER BY source
+            """,
+            [run_id],
+        ).fetchall()
+        marts = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
+            ).fetchall()
+        ]
+        run_status = conn.execute(
+            "SELECT status, message FROM ops.pipeline_runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+
+    table = Table(title=f"gudang run {run_id}")
+    for header in ("sumber", "file", "dimuat", "karantina", "duplikat", "baris dibaca", "dimuat", "ditolak"):
+        table.add_column(header, justify="left" if header == "sumber" else "right")
+    for row in per_source:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    console.print(f"marts dibangun ({len(marts)}): {', '.join(marts) or '-'}")
+    gate = f"{run_status[0]}" + (f" ({run_status[1]})" if run_status and run_status[1] else "") if run_status else "-"
+    console.print(f"mart gate / publish: {gate}")
+    console.print(f"warehouse (pipeline): {settings.warehouse}")
+    console.print(f"marts untuk analis (read-only): {settings.published}")
+    console.print(f"laporan: {settings.reports}")
+    console.print(f"log Airflow: {Path(os.environ.get('AIRFLOW_HOME', settings.airflow_home)) / 'logs'}")

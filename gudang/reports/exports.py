@@ -1,0 +1,307 @@
+"""Exports for people who live in Excel: every mart as Parquet and as one planner workbook.
+
+The workbook is built with xlsxwriter in constant-memory mode (row by row, so a large mart never sits in
+memory twice). Text that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR at the
+start) is neutralised with a leading apostrophe, because an agency can type anything into a cell that ends
+up in a mart; numbers are written as numbers and are never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import xlsxwriter
+
+from gudang.reports.marts import MartDoc, column_types, doc_for, list_marts, mart_docs
+from gudang.settings import DBT_PROJECT_DIR
+
+#: Excel's hard limit is 1,048,576 rows including the header.
+EXCEL_MAX_DATA_ROWS = 1_048_575
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_FETCH_CHUNK = 10_000
+_MAX_WIDTH = 60
+_WIDTH_SAMPLE_ROWS = 200
+
+
+def neutralise(text: str) -> str:
+    """Make a text cell inert in spreadsheets (OWASP CSV/formula injection): prefix ``'``."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    folder: Path
+    excel: Path
+    parquet: dict[str, Path]
+    rows: dict[str, int]  # mart -> rows in the mart (all of them are in its Parquet file)
+    truncated: dict[str, int]  # mart -> rows left out of the workbook (Excel's row limit); Parquet has all
+
+
+@dataclass(frozen=True)
+class _ColumnStyle:
+    kind: str  # text | integer | number | percent | rupiah | usd | date | datetime | boolean | list
+    num_format: str | None
+
+
+def _column_style(name: str, duck_type: str, label: str) -> _ColumnStyle:
+    """Pick the number format a planner expects from the column's name and DuckDB type."""
+    lowered, type_upper = name.lower(), duck_type.upper()
+    if type_upper.endswith("[]") or type_upper.startswith(("STRUCT", "MAP", "LIST")):
+        return _ColumnStyle("list", None)
+    if type_upper == "BOOLEAN":
+        return _ColumnStyle("boolean", None)
+    if type_upper == "DATE":
+        return _ColumnStyle("date", "yyyy-mm-dd")
+    if type_upper.startswith("TIMESTAMP"):
+        return _ColumnStyle("datetime", "yyyy-mm-dd hh:mm")
+    numeric = type_upper in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
+    numeric |= type_upper in {"UINTEGER", "UBIGINT", "DOUBLE", "FLOAT", "REAL"}
+    numeric |= type_upper.startswith("DECIMAL")
+    if not numeric:
+        return _ColumnStyle("text", None)
+    # Percentages in the marts are on a 0-100 scale; show the sign unless the label already carries it.
+    if lowered.endswith("_pct") or "prevalence" in lowered or lowered.endswith("_share"):
+        return _ColumnStyle("percent", "0.00" if "%" in label else '0.00"%"')
+    if lowered.endswith(("_idr", "_rp", "_rupiah")) or "exchange_rate" in lowered:
+        return _ColumnStyle("rupiah", '"Rp"#,##0')
+    if lowered.endswith("_usd"):
+        return _ColumnStyle("usd", '"US$"#,##0.00')
+    if lowered in {"year", "quarter", "month", "semester", "desil", "decile", "rank"} or lowered.endswith(
+        ("_rank", "_year")
+    ):
+        return _ColumnStyle("integer", "0")  # identifiers, not quantities: no thousands separator
+    if "INT" in type_upper:
+        return _ColumnStyle("integer", "#,##0")
+    return _ColumnStyle("number", "#,##0.00")
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join("" if v is None else str(v) for v in value)
+    return str(value)
+
+
+def _write_cell(sheet, row: int, col: int, value: object, style: _ColumnStyle, fmt) -> None:
+    if value is None:
+        sheet.write_blank(row, col, None, fmt)
+    elif style.kind == "boolean":
+        sheet.write_boolean(row, col, bool(value))
+    elif style.kind in {"date", "datetime"} and isinstance(value, dt.date):
+        sheet.write_datetime(row, col, value, fmt)
+    elif isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            sheet.write_blank(row, col, None, fmt)  # NaN/inf are not valid Excel numbers
+        else:
+            sheet.write_number(row, col, number, fmt)
+    else:
+        sheet.write_string(row, col, neutralise(_cell_text(value)))
+
+
+def _width(value: object, style: _ColumnStyle) -> int:
+    if value is None:
+        return 0
+    if style.kind in {"rupiah", "usd", "integer", "number", "percent"} and isinstance(
+        value, int | float | decimal.Decimal
+    ):
+        return len(f"{float(value):,.2f}") + 4
+    if style.kind == "datetime":
+        return 16
+    return len(_cell_text(value)) + 1
+
+
+def _sheet_name(table: str, used: set[str]) -> str:
+    # Sheet names: max 31 chars, no []:*?/\ (table names never contain those, but be strict anyway).
+    base = "".join("_" if ch in "[]:*?/\\" else ch for ch in table)[:31]
+    name, n = base, 1
+    while name.lower() in used:
+        n += 1
+        name = f"{base[: 31 - len(str(n)) - 1]}~{n}"
+    used.add(name.lower())
+    return name
+
+
+def _write_mart_sheet(
+    workbook: xlsxwriter.Workbook,
+    sheet_name: str,
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    doc: MartDoc,
+    header_format,
+    formats: dict[str | None, object],
+) -> tuple[int, int]:
+    """Write one mart to its sheet; returns (rows written, rows left out)."""
+    types = column_types(conn, table)
+    names = list(types)
+    labels = [doc.column_label(c) for c in names]
+    styles = [_column_style(c, types[c], label) for c, label in zip(names, labels, strict=True)]
+    sheet = workbook.add_worksheet(sheet_name)
+    sheet.freeze_panes(1, 0)
+    widths = [min(len(label) + 2, _MAX_WIDTH) for label in labels]
+
+    cursor = conn.execute(f'SELECT * FROM main."{table}"')
+    first_chunk = cursor.fetchmany(_FETCH_CHUNK)
+    # Constant-memory mode needs column widths before any row is written: estimate them from a sample.
+    for record in first_chunk[:_WIDTH_SAMPLE_ROWS]:
+        for i, value in enumerate(record):
+            widths[i] = min(max(widths[i], _width(value, styles[i])), _MAX_WIDTH)
+    for i, width in enumerate(widths):
+        sheet.set_column(i, i, max(width, 8))
+    sheet.set_row(0, 30)
+    for i, label in enumerate(labels):
+        sheet.write_string(0, i, neutralise(label), header_format)
+
+    written = skipped = 0
+    chunk = first_chunk
+    while chunk:
+        for record in chunk:
+            if written >= EXCEL_MAX_DATA_ROWS:
+                skipped += 1
+                continue
+            written += 1
+            for i, value in enumerate(record):
+                _write_cell(sheet, written, i, value, styles[i], formats[styles[i].num_format])
+        chunk = cursor.fetchmany(_FETCH_CHUNK)
+    if written:
+        sheet.autofilter(0, 0, written, len(names) - 1)
+    return written, skipped
+
+
+def _all_formats(workbook: xlsxwriter.Workbook, styles: Iterable[str | None]) -> dict[str | None, object]:
+    formats: dict[str | None, object] = {None: None}
+    for num_format in styles:
+        if num_format and num_format not in formats:
+            formats[num_format] = workbook.add_format({"num_format": num_format})
+    return formats
+
+
+_ALL_NUM_FORMATS = (
+    '0.00"%"',
+    "0.00",
+    '"Rp"#,##0',
+    '"US$"#,##0.00',
+    "0",
+    "#,##0",
+    "#,##0.00",
+    "yyyy-mm-dd",
+    "yyyy-mm-dd hh:mm",
+)
+
+
+def _write_readme_sheet(workbook, sheet_name, marts, docs, rows, truncated, period, run_id, header_format):
+    """A first sheet that says what each sheet holds, in Indonesian, so the workbook stands on its own."""
+    sheet = workbook.add_worksheet(sheet_name)
+    sheet.set_column(0, 0, 28)
+    sheet.set_column(1, 1, 40)
+    sheet.set_column(2, 2, 12)
+    sheet.set_column(3, 3, 90)
+    sheet.write_string(0, 0, "Ekspor gudang data perencanaan", workbook.add_format({"bold": True}))
+    sheet.write_string(1, 0, f"Periode data terakhir: {period}")
+    sheet.write_string(2, 0, f"Run: {run_id}")
+    sheet.write_string(3, 0, f"Dibuat: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
+    header_row = 5
+    for i, title in enumerate(("Lembar (sheet)", "Isi", "Jumlah baris", "Keterangan")):
+        sheet.write_string(header_row, i, title, header_format)
+    for offset, (table, sheet_of_table) in enumerate(marts.items(), start=1):
+        doc = doc_for(table, docs)
+        note = doc.description.replace("\n", " ")
+        if truncated.get(table):
+            note = (
+                f"Hanya {EXCEL_MAX_DATA_ROWS:,} baris pertama (batas Excel); "
+                f"{truncated[table]:,} baris lainnya ada di berkas Parquet. " + note
+            )
+        sheet.write_string(header_row + offset, 0, sheet_of_table)
+        sheet.write_string(header_row + offset, 1, neutralise(doc.label))
+        sheet.write_number(header_row + offset, 2, rows[table])
+        sheet.write_string(header_row + offset, 3, neutralise(note))
+
+
+def export_marts(
+    published: Path, folder: Path, *, period: str, run_id: str, project_dir: Path = DBT_PROJECT_DIR
+) -> ExportResult:
+    """Write ``<mart>.parquet`` for every mart and ``gudang_<period>.xlsx`` (one sheet per mart)."""
+    docs = mart_docs(project_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    excel = folder / f"gudang_{period}.xlsx"
+    parquet: dict[str, Path] = {}
+    rows: dict[str, int] = {}
+    truncated: dict[str, int] = {}
+    partial_excel = excel.with_suffix(".xlsx.part")
+    conn = duckdb.connect(str(published), read_only=True)
+    try:
+        marts = list_marts(conn)
+        for table in marts:
+            target = folder / f"{table}.parquet"
+            partial = target.with_suffix(".parquet.part")
+            quoted_path = str(partial).replace("'", "''")
+            conn.execute(f"COPY main.\"{table}\" TO '{quoted_path}' (FORMAT parquet, COMPRESSION zstd)")
+            partial.replace(target)
+            parquet[table] = target
+
+        workbook = xlsxwriter.Workbook(
+            str(partial_excel),
+            {
+                "constant_memory": True,
+                # Belt and braces: never let xlsxwriter turn text into formulas, numbers or links.
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+                "default_date_format": "yyyy-mm-dd",
+                "remove_timezone": True,
+            },
+        )
+        header_format = workbook.add_format(
+            {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DCE6F1", "border": 1}
+        )
+        formats = _all_formats(workbook, _ALL_NUM_FORMATS)
+        used_names = {"keterangan"}
+        sheets = {table: _sheet_name(table, used_names) for table in marts}
+        # Constant-memory mode flushes each sheet once the next one starts, so the overview sheet (first)
+        # needs the row counts before any mart is written: count up front (cheap in DuckDB).
+        for table in marts:
+            (rows[table],) = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()
+            truncated[table] = max(rows[table] - EXCEL_MAX_DATA_ROWS, 0)
+        _write_readme_sheet(
+            workbook, "Keterangan", sheets, docs, rows, truncated, period, run_id, header_format
+        )
+        for table in marts:
+            _write_mart_sheet(
+                workbook, sheets[table], conn, table, doc_for(table, docs), header_format, formats
+            )
+        workbook.close()
+        partial_excel.replace(excel)
+    finally:
+        conn.close()
+        partial_excel.unlink(missing_ok=True)
+    return ExportResult(
+        folder=folder,
+        excel=excel,
+        parquet=parquet,
+        rows=rows,
+        truncated={t: n for t, n in truncated.items() if n},
+    )
+
+
+def write_latest_pointer(exports_root: Path, result: ExportResult, *, period: str, run_id: str) -> Path:
+    """``exports/latest.json``: where the newest exports are (a small index, works on every OS)."""
+    pointer = exports_root / "latest.json"
+    index = {
+        "period": period,
+        "run_id": run_id,
+        "generated_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "folder": result.folder.relative_to(exports_root).as_posix(),
+        "excel": result.excel.relative_to(exports_root).as_posix(),
+        "parquet": {t: p.relative_to(exports_root).as_posix() for t, p in result.parquet.items()},
+        "rows": result.rows,
+        "truncated_in_excel": result.truncated,
+    }
+    partial = pointer.with_suffix(".json.part")
+    partial.write_text(json.dumps(index, indent=2, ensure_ascii=False))
+    partial.replace(pointer)
+    return pointer

@@ -1,0 +1,205 @@
+"""Exports: Parquet and the planner workbook match the published marts, and text can never act as a formula."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+from test_reports_fixture import INJECTION_TEXTS, build_published_marts
+
+from gudang.reports import build_reports
+from gudang.reports.exports import neutralise
+from gudang.reports.marts import ColumnDoc, MartDoc, doc_for, latest_period, mart_docs
+from gudang.settings import Settings
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> tuple[Settings, dict[str, pd.DataFrame]]:
+    settings = Settings(home=tmp_path / "home")
+    frames = build_published_marts(settings.published)
+    return settings, frames
+
+
+@pytest.fixture
+def reports(published):
+    settings, frames = published
+    return build_reports(settings, "run-test", with_docs=False), settings, frames
+
+
+def conn_columns(settings: Settings, table: str) -> list[str]:
+    with duckdb.connect(str(settings.published), read_only=True) as conn:
+        return [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+
+
+def _sheet_rows(path: Path, sheet: str) -> list[tuple]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(workbook[sheet].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("Dinas Kesehatan", "Dinas Kesehatan"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_neutralise(text: str, expected: str) -> None:
+    assert neutralise(text) == expected
+
+
+def test_exports_land_in_the_latest_data_period_folder(reports) -> None:
+    paths, settings, _ = reports
+    assert paths.period == "2026-09"  # the latest month of mart_stunting in the fixture
+    assert paths.exports_dir == settings.reports / "exports" / "2026-09"
+    assert paths.excel.parent == paths.exports_dir and paths.excel.exists()
+    assert (paths.exports_dir / "brief.html").exists()
+    latest = json.loads(paths.latest.read_text())
+    assert latest["period"] == "2026-09" and latest["run_id"] == "run-test"
+    assert (paths.latest.parent / latest["excel"]) == paths.excel
+    assert not list(paths.exports_dir.glob("*.part"))
+
+
+def test_every_mart_round_trips_through_parquet(reports) -> None:
+    paths, settings, frames = reports
+    assert set(paths.parquet) == set(frames)
+    with duckdb.connect(str(settings.published), read_only=True) as conn:
+        for table, parquet in paths.parquet.items():
+            original = conn.execute(f"SELECT * FROM {table}")
+            original_types = [(d[0], str(d[1])) for d in original.description]
+            original_rows = original.fetchall()
+            exported = conn.execute("SELECT * FROM read_parquet(?)", [str(parquet)])
+            assert [(d[0], str(d[1])) for d in exported.description] == original_types, table
+            assert exported.fetchall() == original_rows, table
+        assert len(original_rows) > 0
+
+
+def test_workbook_has_one_sheet_per_mart_matching_the_marts(reports) -> None:
+    paths, settings, frames = reports
+    workbook = openpyxl.load_workbook(paths.excel, read_only=True)
+    try:
+        assert workbook.sheetnames == ["Keterangan", *sorted(frames)]
+    finally:
+        workbook.close()
+    with duckdb.connect(str(settings.published), read_only=True) as conn:
+        for table in frames:
+            rows = _sheet_rows(paths.excel, table)
+            (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            assert len(rows) - 1 == count, table
+
+    # A sample of values, cell by cell, in the order DuckDB returns them (the export's order).
+    with duckdb.connect(str(settings.published), read_only=True) as conn:
+        stunting = conn.execute("SELECT * FROM mart_stunting").fetchall()
+        stunting_columns = [d[0] for d in conn.description]
+        investment = conn.execute("SELECT * FROM mart_investment").fetchall()
+        investment_columns = [d[0] for d in conn.description]
+    sheet = _sheet_rows(paths.excel, "mart_stunting")
+    for index in (0, 100, len(stunting) - 1):
+        for column in ("region_code", "period", "children_measured", "stunting_pct"):
+            expected = stunting[index][stunting_columns.index(column)]
+            got = sheet[index + 1][stunting_columns.index(column)]
+            assert got == pytest.approx(expected) if isinstance(expected, float) else got == expected
+    sheet = _sheet_rows(paths.excel, "mart_investment")
+    growth = investment_columns.index("growth_yoy_pct")
+    assert sheet[1][growth] == -2.5  # a negative number stays a number, not the text "'-2.5"
+    usd = investment_columns.index("investment_usd")
+    assert all(row[usd] is None for row, src in zip(sheet[1:], investment, strict=True) if src[usd] is None)
+
+
+def test_headers_are_indonesian_labels_with_frozen_row_and_formats(published, tmp_path: Path) -> None:
+    settings, _ = published
+    project = tmp_path / "dbt"
+    marts = project / "models" / "marts"
+    marts.mkdir(parents=True)
+    (marts / "stunting.yml").write_text(
+        "version: 2\nmodels:\n  - name: mart_stunting\n    description: Prevalensi stunting.\n"
+        "    columns:\n"
+        "      - name: region_code\n        meta: {label_id: Kode wilayah}\n"
+        "      - name: stunting_pct\n        config:\n          meta: {label_id: Prevalensi stunting (%)}\n"
+    )
+    paths = build_reports(settings, "run-labels", with_docs=False, project_dir=project)
+
+    workbook = openpyxl.load_workbook(paths.excel)  # not read-only: freeze panes and formats are visible
+    sheet = workbook["mart_stunting"]
+    header = [cell.value for cell in sheet[1]]
+    assert header[0] == "Kode wilayah"
+    assert "Prevalensi stunting (%)" in header
+    assert "children_measured" in header  # no label in the YAML: the column name
+    assert sheet.freeze_panes == "A2"
+    column = {name: i + 1 for i, name in enumerate(header)}
+    assert sheet.cell(2, column["Prevalensi stunting (%)"]).number_format == "0.00"  # label carries the %
+    assert sheet.cell(2, column["coverage_pct"]).number_format == '0.00"%"'
+    assert sheet.cell(2, column["children_measured"]).number_format == "#,##0"
+    assert sheet.cell(2, column["year"]).number_format == "0"
+    investment = workbook["mart_investment"]
+    inv_header = [cell.value for cell in investment[1]]
+    assert investment.cell(2, inv_header.index("investment_idr") + 1).number_format == '"Rp"#,##0'
+    quality = workbook["mart_data_quality"]
+    dq_header = [cell.value for cell in quality[1]]
+    assert quality.cell(2, dq_header.index("due_on") + 1).is_date
+    assert sheet.column_dimensions["A"].width >= len("33.74.01.1001")
+    assert "Prevalensi stunting." in [c.value for row in workbook["Keterangan"].iter_rows() for c in row]
+
+
+def test_formula_injection_is_neutralised_in_text_cells(reports) -> None:
+    paths, _, frames = reports
+    workbook = openpyxl.load_workbook(paths.excel)
+    sheet = workbook["mart_data_quality"]
+    header = [cell.value for cell in sheet[1]]
+    file_names = [sheet.cell(r, header.index("file_name") + 1) for r in range(2, sheet.max_row + 1)]
+    assert [cell.value for cell in file_names] == ["'" + text for text in INJECTION_TEXTS]
+    assert all(cell.data_type == "s" for cell in file_names)  # text, never a formula ("f")
+    # A list column is exported as text and neutralised too.
+    checks = sheet.cell(2, header.index("checks_failed") + 1).value
+    assert checks.startswith("'=HYPERLINK") and checks.endswith("expect_column_values_to_be_between")
+    # No cell anywhere in the workbook is a formula.
+    for worksheet in workbook.worksheets:
+        for row in worksheet.iter_rows():
+            assert all(cell.data_type != "f" for cell in row), worksheet.title
+    # Parquet keeps the data as it is (it is data, not a spreadsheet).
+    parquet = pd.read_parquet(paths.parquet["mart_data_quality"])
+    assert list(parquet["file_name"]) == INJECTION_TEXTS
+    assert len(frames["mart_data_quality"]) == len(INJECTION_TEXTS)
+
+
+def test_empty_marts_still_export_headers(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    frames = build_published_marts(settings.published, empty=True)
+    paths = build_reports(settings, "run-empty", with_docs=False)
+    assert paths.period == dt.date.today().isoformat()  # no data period: the run date
+    docs = mart_docs()
+    for table in frames:
+        rows = _sheet_rows(paths.excel, table)
+        first_column = conn_columns(settings, table)[0]
+        assert len(rows) == 1
+        assert rows[0][0] == doc_for(table, docs).column_label(first_column)
+        assert pd.read_parquet(paths.parquet[table]).empty
+
+
+def test_latest_period_falls_back_to_quarters(tmp_path: Path) -> None:
+    path = tmp_path / "m.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE mart_spm_sector AS SELECT 2026 AS year, 2 AS quarter, '2026-Q2' AS period")
+        conn.execute("CREATE TABLE mart_data_quality AS SELECT '2027-01' AS period")  # expected, not data
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert latest_period(conn) == "2026-Q2"
+
+
+def test_mart_doc_label_fallback() -> None:
+    doc = MartDoc("m", "M", columns={"a": ColumnDoc("a", "Kolom A")})
+    assert doc.column_label("a") == "Kolom A"
+    assert doc.column_label("b") == "b"
