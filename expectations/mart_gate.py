@@ -15,13 +15,16 @@ Every outcome is recorded in ``ops.check_results`` with ``scope_level = 'mart'``
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.expectations.expectation import Expectation
@@ -358,7 +361,7 @@ def run_mart_gate(
             return run_mart_gate(
                 settings, run_id, own, failed_dbt_nodes=failed_dbt_nodes, dbt_run_results=dbt_run_results
             )
-    outcomes = [_run_check(conn, check) for check in MART_CHECKS]
+    outcomes = _run_checks(conn)
     outcomes += _dbt_outcomes(
         failed_dbt_nodes, dbt_run_results or DBT_PROJECT_DIR / "target" / "run_results.json"
     )
@@ -367,42 +370,72 @@ def run_mart_gate(
     return MartGateResult(passed=not blocking, outcomes=outcomes, reasons=[o.message for o in blocking])
 
 
-def _run_check(conn: duckdb.DuckDBPyConnection, check: MartCheck) -> CheckOutcome:
-    meta = check.expectation.meta
-    column = getattr(check.expectation, "column", None) or (
-        f"{check.expectation.column_A}/{check.expectation.column_B}"
-    )
-    try:
-        frame = conn.execute(check.sql).df()
-    except duckdb.Error as exc:
-        # a mart or staging model dbt did not build cannot be vouched for
-        return CheckOutcome(
-            meta["message_id"],
-            column,
-            "error",
-            False,
-            0,
-            f"{check.mart}: pemeriksaan tidak dapat dijalankan ({exc}). {meta['message_id_text']}",
-            row_level=False,
+@cache
+def _suites_by_query() -> dict[str, tuple[gx.ExpectationSuite, dict[str, MartCheck]]]:
+    """Checks sharing a query run as one suite on one frame (GX's per-validation overhead dominates)."""
+    grouped: dict[str, list[MartCheck]] = {}
+    for check in MART_CHECKS:
+        grouped.setdefault(check.sql, []).append(check)
+    return {
+        sql: (
+            gx.ExpectationSuite(
+                name=f"marts_{i}", expectations=[copy.deepcopy(c.expectation) for c in checks]
+            ),
+            {c.expectation.meta["message_id"]: c for c in checks},
         )
-    result = (
-        dataframe_batch_definition()
-        .get_batch(batch_parameters={"dataframe": frame})
-        .validate(check.expectation, result_format={"result_format": "COMPLETE"})
-    )
-    failing = list(result.result.get("unexpected_index_list") or [])
+        for i, (sql, checks) in enumerate(grouped.items())
+    }
+
+
+def _run_checks(conn: duckdb.DuckDBPyConnection) -> list[CheckOutcome]:
+    outcomes = []
+    for sql, (suite, checks) in _suites_by_query().items():
+        try:
+            frame = conn.execute(sql).df()
+        except duckdb.Error as exc:
+            # a mart or staging model dbt did not build cannot be vouched for
+            for check in checks.values():
+                meta = check.expectation.meta
+                outcomes.append(
+                    CheckOutcome(
+                        meta["message_id"],
+                        _column_of(check),
+                        "error",
+                        False,
+                        0,
+                        f"{check.mart}: pemeriksaan tidak dapat dijalankan ({exc}). {meta['message_id_text']}",
+                        row_level=False,
+                    )
+                )
+            continue
+        validation = (
+            dataframe_batch_definition()
+            .get_batch(batch_parameters={"dataframe": frame})
+            .validate(suite, result_format={"result_format": "COMPLETE"})
+        )
+        for item in validation.results:
+            check = checks[item.expectation_config.meta["message_id"]]
+            outcomes.append(
+                _outcome(check, frame, item.success, item.result.get("unexpected_index_list") or [])
+            )
+    order = {c.expectation.meta["message_id"]: i for i, c in enumerate(MART_CHECKS)}
+    return sorted(outcomes, key=lambda o: order[o.check])
+
+
+def _column_of(check: MartCheck) -> str:
+    expectation = check.expectation
+    return getattr(expectation, "column", None) or f"{expectation.column_A}/{expectation.column_B}"
+
+
+def _outcome(check: MartCheck, frame: pd.DataFrame, success: bool, failing: list) -> CheckOutcome:
+    meta = check.expectation.meta
+    column = _column_of(check)
     message = meta["message_id_text"]
-    if not result.success:
+    if not success:
         examples = "; ".join(_describe(frame.loc[i], check, column) for i in failing[:5])
         message = f"{check.mart}: {message} Contoh: {examples}{' dst.' if len(failing) > 5 else ''}"
     return CheckOutcome(
-        meta["message_id"],
-        column,
-        meta["severity"],
-        bool(result.success),
-        len(failing),
-        message,
-        row_level=False,
+        meta["message_id"], column, meta["severity"], bool(success), len(failing), message, row_level=False
     )
 
 

@@ -275,7 +275,7 @@ class FileParser:
                 rejected |= empty
 
         region_codes, region_bad = self._resolve_regions(
-            typed, rows, sheet.name, source_rows, ~total, rejections
+            typed, texts, sheet.name, source_rows, ~total, rejections
         )
         rejected |= region_bad
 
@@ -370,8 +370,9 @@ class FileParser:
                 )
             )
 
-    def _resolve_regions(self, typed, rows, sheet, source_rows, candidates: np.ndarray, rejections):
+    def _resolve_regions(self, typed, texts, sheet, source_rows, candidates: np.ndarray, rejections):
         region = self.spec.region
+        rows = len(source_rows)
         parts = (
             [region.code_column, *region.name_columns] if region.code_column else [None, *region.name_columns]
         )
@@ -391,9 +392,8 @@ class FileParser:
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         region_codes = pa.array(codes, pa.string()).take(encoded.indices)
         bad = np.array([r is not None for r in reasons], dtype=bool)[indices] & candidates
-        column_label = self.spec.region.code_column or (
-            region.name_columns[0] if region.name_columns else None
-        )
+        named = [p for p in parts if p and p in texts]
+        column_label = texts[named[0]] if named else None
         for index in np.flatnonzero(bad):
             reason = reasons[indices[index]]
             rejections.append(

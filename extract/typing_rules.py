@@ -205,6 +205,9 @@ def parse_date(array: pa.Array) -> Typed:
 
     iso_text = pc.binary_join_element_wise(pad(year, 4), pad(month, 2), pad(day, 2), "-")
     parsed = pc.cast(pc.strptime(iso_text, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
+    # strptime rolls 31/02 over to 2/3: a date is valid only if its day and month survive the round trip
+    intact = pc.and_(pc.equal(pc.month(parsed), month), pc.equal(pc.day(parsed), day))
+    parsed = pc.if_else(pc.fill_null(intact, False), parsed, None)
 
     serial_text = pc.match_substring_regex(text, r"^\d{4,5}(\.\d+)?$")
     serial = _serial_to_date(pc.cast(pc.if_else(serial_text, text, None), pa.float64()))

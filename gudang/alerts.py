@@ -633,6 +633,10 @@ def _submission_problems(
     conn: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, files: list[FileReport]
 ) -> tuple[list[MissingSubmissions], list[LateSubmission]]:
     """Missing periods (still outstanding) and late arrivals among this run's files."""
+    checked = conn.execute("SELECT count(*) FROM ops.submission_status WHERE run_id = ?", [run_id]).fetchone()
+    if not checked[0]:
+        # The calendar was not checked for this run yet: do it now so the digest is never silent on it.
+        check_submissions(settings, run_id, conn=conn)
     rows = _records(
         conn,
         """
@@ -642,15 +646,6 @@ def _submission_problems(
         """,
         [run_id],
     )
-    if (
-        not rows
-        and not conn.execute(
-            "SELECT count(*) FROM ops.submission_status WHERE run_id = ?", [run_id]
-        ).fetchone()[0]
-    ):
-        # The calendar was not checked for this run yet: do it now so the digest is never silent on it.
-        check_submissions(settings, run_id, conn=conn)
-        return _submission_problems(conn, settings, run_id, files)
     registry = load_registry()
     arrived_now = {(f.source, f.period) for f in files}
     missing: dict[str, MissingSubmissions] = {}
@@ -943,8 +938,8 @@ def _smtp_notifier(to: list[str], digest: Digest, sender: str):
     return DigestSmtpNotifier(to=to, subject=digest.subject, html_content=digest.html, mime_charset="utf-8")
 
 
-def _apprise_notifier(urls: list[str], digest: Digest):
-    """An Airflow notifier for apprise URLs: chat channels get the plain text, e-mail the HTML."""
+def _apprise_notifier(url: str, digest: Digest):
+    """An Airflow notifier for one apprise URL: chat channels get the plain text, e-mail the HTML."""
     import apprise
     from airflow.providers.common.compat.notifier import BaseNotifier
 
@@ -953,22 +948,17 @@ def _apprise_notifier(urls: list[str], digest: Digest):
         template_fields = ()
 
         def notify(self, context: Any) -> None:
-            failed = []
-            for url in urls:
-                channel = apprise.Apprise()
-                if not channel.add(url):
-                    failed.append(f"{_redact(url)} (URL apprise tidak valid / invalid apprise URL)")
-                    continue
-                is_mail = url.lower().startswith(("mailto://", "mailtos://"))
-                sent = channel.notify(
-                    title=digest.subject,
-                    body=digest.html if is_mail else digest.text,
-                    body_format=apprise.NotifyFormat.HTML if is_mail else apprise.NotifyFormat.TEXT,
-                )
-                if not sent:
-                    failed.append(_redact(url))
-            if failed:
-                raise DigestDeliveryError(f"apprise did not deliver to: {', '.join(failed)}")
+            channel = apprise.Apprise()
+            if not channel.add(url):
+                raise DigestDeliveryError(f"{_redact(url)}: not a valid apprise URL")
+            is_mail = url.lower().startswith(("mailto://", "mailtos://"))
+            sent = channel.notify(
+                title=digest.subject,
+                body=digest.html if is_mail else digest.text,
+                body_format=apprise.NotifyFormat.HTML if is_mail else apprise.NotifyFormat.TEXT,
+            )
+            if not sent:
+                raise DigestDeliveryError(f"{_redact(url)}: apprise did not deliver the digest")
 
     return AppriseDigestNotifier()
 
@@ -997,7 +987,7 @@ def _deliver(digest: Digest, settings: Settings, destinations: list[str]) -> lis
             errors.append(f"SMTP ({', '.join(emails)}): {exc}")
     for url in urls:
         try:
-            _apprise_notifier([url], digest).notify({})
+            _apprise_notifier(url, digest).notify({})
             delivered.append(url)
         except Exception as exc:
             log.exception("digest to %s failed", _redact(url))

@@ -89,24 +89,13 @@ def _from_published(settings: Settings, note: str) -> StatusReport:
     try:
         report.publication = _publication(conn)
         if _has_table(conn, "main", "mart_data_quality"):
-            columns = {
-                name
-                for (name,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = 'main' AND table_name = 'mart_data_quality'"
-                ).fetchall()
-            }
-            wanted = [
-                c
-                for c in ("source", "agency", "scope", "period", "due_on", "received_at", "status")
-                if c in columns
-            ]
-            if "status" in columns:
-                report.late = _records(
-                    conn,
-                    f"SELECT DISTINCT {', '.join(wanted)} FROM main.mart_data_quality "
-                    "WHERE status IN ('late', 'missing') ORDER BY ALL",
-                )
+            # submission_status is the calendar's verdict (on_time | late | missing | not_due).
+            report.late = _records(
+                conn,
+                "SELECT DISTINCT source, agency, scope, period, due_on, received_at, "
+                "submission_status AS status FROM main.mart_data_quality "
+                "WHERE submission_status IN ('late', 'missing') ORDER BY due_on, source, period",
+            )
         return report
     finally:
         conn.close()

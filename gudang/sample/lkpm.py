@@ -89,8 +89,8 @@ def generate(ctx: Context) -> None:
         )
         district_style = np.array(["plain", "upper", "prefix", "lower", "PREFIX", "spaces"], dtype=object)[
             q_rng.choice(6, n, p=[0.4, 0.3, 0.15, 0.05, 0.05, 0.05])]  # fmt: skip
-        defect_rows = dict(zip(q_rng.choice(n, 2, replace=False).tolist(), ["text_in_number", "unknown_district"],
-                               strict=True))  # fmt: skip
+        defect_rows = dict(zip(q_rng.choice(n, min(n, 2), replace=False).tolist(),
+                               ["text_in_number", "unknown_district"], strict=False))  # fmt: skip
         order = np.lexsort((reporting.name.to_numpy(), reporting.type.to_numpy()))
         approved = {"PMA": {"usd_thousand": 0.0, "reports": 0}, "PMDN": {"idr_million": 0.0, "reports": 0}}
         for no, i in enumerate(order, start=1):

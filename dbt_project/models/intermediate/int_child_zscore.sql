@@ -90,9 +90,10 @@ select
     height_adjusted_cm,
     weight_kg,
     muac_cm,
-    haz,
-    waz,
-    whz,
+    -- six decimals: far below the 0.01 WHO anthro reports, and stable for exact comparisons in unit tests
+    round(haz, 6) as haz,
+    round(waz, 6) as waz,
+    round(whz, 6) as whz,
     haz_reported,
     waz_reported,
     whz_reported,
