@@ -12,18 +12,19 @@ import copy
 import logging
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.core import ExpectationSuiteValidationResult
-from great_expectations.core.batch_definition import BatchDefinition
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from expectations import suites
 from extract.registry import SourceSpec
 from gudang.config import load_config
 from gudang.settings import get_settings
+
+if TYPE_CHECKING:  # GX takes seconds to import: only code that validates pays for it (not DAG parsing)
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.batch_definition import BatchDefinition
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ def _prepared_frame(df: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
 @cache
 def dataframe_batch_definition() -> BatchDefinition:
     """One in-memory GX context and pandas dataframe batch definition per process."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     asset = context.data_sources.add_pandas("gudang_files").add_dataframe_asset("file")
@@ -135,6 +139,8 @@ def _runnable_suite(
     Skipped: checks on optional columns the file does not have (a missing *required* column is reported by
     its ``expect_column_to_exist``), and checks whose ``requires`` parameters are unavailable.
     """
+    import great_expectations as gx
+
     data = suites.suite_json(name)
     runnable = []
     for expectation in data["expectations"]:

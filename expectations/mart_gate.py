@@ -21,17 +21,18 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import great_expectations as gx
-import great_expectations.expectations as gxe
 import pandas as pd
-from great_expectations.expectations.expectation import Expectation
 
 from expectations.gate import CheckOutcome, dataframe_batch_definition
 from gudang.settings import DBT_PROJECT_DIR, Settings
 from gudang.warehouse import connect
+
+if TYPE_CHECKING:  # GX takes seconds to import: loaded when the gate runs, not when this module is imported
+    import great_expectations as gx
+    from great_expectations.expectations.expectation import Expectation
 
 #: |computed P0 - published P0| above this many percentage points is worth a look (survey sampling error
 #: of a kab/kota estimate is of this order)
@@ -43,6 +44,8 @@ UNDERWEIGHT_BAND_PCT = (0.0, 50.0)
 POVERTY_P0_BAND_PCT = (0.5, 40.0)
 #: prevalence of fewer children than this says little: not checked against the bands
 MIN_CHILDREN_FOR_BAND = 30
+#: dbt's run_results.json older than this belongs to another invocation (Cosmos runs dbt elsewhere)
+DBT_RESULTS_MAX_AGE = dt.timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ def _meta(severity: str, message_id: str, text: str) -> dict[str, str]:
 
 
 def _equal(a: str, b: str, message_id: str, text: str) -> Expectation:
+    import great_expectations.expectations as gxe
+
     return gxe.ExpectColumnPairValuesToBeEqual(column_A=a, column_B=b, meta=_meta("error", message_id, text))
 
 
@@ -153,194 +158,200 @@ select region_code, period, stunting_pct, wasting_pct, underweight_pct from mart
 where region_level = 'kota' and children_valid_haz >= {MIN_CHILDREN_FOR_BAND} order by all
 """
 
-MART_CHECKS: tuple[MartCheck, ...] = (
-    MartCheck(
-        "mart_stunting",
-        _STUNTING_TOTALS,
-        _equal(
-            "children_in_fact",
-            "children_kota",
-            "stunting.rekonsiliasi_anak",
-            "Jumlah anak diukur di baris kota mart_stunting tidak sama dengan jumlah anak berbeda di fct_child_measurement.",
-        ),
-        ("period",),
-    ),
-    MartCheck(
-        "mart_stunting",
-        _STUNTING_TOTALS,
-        _equal(
-            "children_kelurahan",
-            "children_kota",
-            "stunting.rekonsiliasi_kelurahan",
-            "Jumlah anak seluruh kelurahan tidak sama dengan angka kota di mart_stunting (ada anak tanpa kelurahan yang dikenal).",
-        ),
-        ("period",),
-    ),
-    MartCheck(
-        "mart_spm_service",
-        _SPM_TOTALS,
-        _equal(
-            "target_source",
-            "target_mart",
-            "spm.rekonsiliasi_sasaran",
-            "Jumlah sasaran SPM di mart tidak sama dengan data staging (ada layanan yang hilang atau terhitung ganda).",
-        ),
-        ("period", "sector"),
-    ),
-    MartCheck(
-        "mart_spm_service",
-        _SPM_TOTALS,
-        _equal(
-            "served_source",
-            "served_mart",
-            "spm.rekonsiliasi_terlayani",
-            "Jumlah terlayani SPM di mart tidak sama dengan data staging (ada layanan yang hilang atau terhitung ganda).",
-        ),
-        ("period", "sector"),
-    ),
-    MartCheck(
-        "mart_investment",
-        _LKPM_TOTALS,
-        _equal(
-            "reports_source",
-            "reports_mart",
-            "investasi.rekonsiliasi_laporan",
-            "Jumlah laporan LKPM disetujui di mart_investment tidak sama dengan data staging.",
-        ),
-        ("period",),
-    ),
-    MartCheck(
-        "mart_investment",
-        _LKPM_TOTALS,
-        _equal(
-            "workers_source",
-            "workers_mart",
-            "investasi.rekonsiliasi_tki",
-            "Jumlah tenaga kerja Indonesia di mart_investment tidak sama dengan laporan LKPM disetujui di staging.",
-        ),
-        ("period",),
-    ),
-    MartCheck(
-        "mart_spm_service",
-        _SPM_CUMULATIVE,
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="served_count",
-            column_B="served_previous_quarter",
-            or_equal=True,
-            meta=_meta(
-                "error",
-                "spm.kumulatif_turun",
-                "Capaian SPM bersifat kumulatif: jumlah terlayani triwulan ini lebih kecil dari triwulan sebelumnya. Minta OPD memperbaiki laporan triwulan.",
+
+@cache
+def mart_checks() -> tuple[MartCheck, ...]:
+    """The mart checks (built on first use)."""
+    import great_expectations.expectations as gxe
+
+    return (
+        MartCheck(
+            "mart_stunting",
+            _STUNTING_TOTALS,
+            _equal(
+                "children_in_fact",
+                "children_kota",
+                "stunting.rekonsiliasi_anak",
+                "Jumlah anak diukur di baris kota mart_stunting tidak sama dengan jumlah anak berbeda di fct_child_measurement.",
             ),
+            ("period",),
         ),
-        ("region_code", "year", "sector", "service_code", "quarter"),
-    ),
-    MartCheck(
-        "mart_poverty_regency",
-        _FGT_ORDER,
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="p0_pct",
-            column_B="p1",
-            or_equal=True,
-            meta=_meta(
-                "error",
-                "kemiskinan.urutan_p0_p1",
-                "Indeks kedalaman P1 melebihi P0; urutan 0 <= P2 <= P1 <= P0 dilanggar (periksa skala atau sheet indikator yang tertukar).",
+        MartCheck(
+            "mart_stunting",
+            _STUNTING_TOTALS,
+            _equal(
+                "children_kelurahan",
+                "children_kota",
+                "stunting.rekonsiliasi_kelurahan",
+                "Jumlah anak seluruh kelurahan tidak sama dengan angka kota di mart_stunting (ada anak tanpa kelurahan yang dikenal).",
             ),
+            ("period",),
         ),
-        ("region_code", "year", "source"),
-    ),
-    MartCheck(
-        "mart_poverty_regency",
-        _FGT_ORDER,
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="p1",
-            column_B="p2",
-            or_equal=True,
-            meta=_meta(
-                "error",
-                "kemiskinan.urutan_p1_p2",
-                "Indeks keparahan P2 melebihi P1; urutan 0 <= P2 <= P1 <= P0 dilanggar (periksa skala atau sheet indikator yang tertukar).",
+        MartCheck(
+            "mart_spm_service",
+            _SPM_TOTALS,
+            _equal(
+                "target_source",
+                "target_mart",
+                "spm.rekonsiliasi_sasaran",
+                "Jumlah sasaran SPM di mart tidak sama dengan data staging (ada layanan yang hilang atau terhitung ganda).",
             ),
+            ("period", "sector"),
         ),
-        ("region_code", "year", "source"),
-    ),
-    MartCheck(
-        "mart_poverty_regency",
-        _FGT_VS_PUBLISHED,
-        gxe.ExpectColumnValuesToBeBetween(
-            column="p0_difference_pp",
-            min_value=0,
-            max_value=FGT_TOLERANCE_PP,
-            meta=_meta(
-                "warn",
-                "kemiskinan.fgt_vs_bps",
-                f"P0 hasil hitung mikrodata Susenas berbeda lebih dari {FGT_TOLERANCE_PP:g} poin persen dari angka resmi BPS; periksa garis kemiskinan, penimbang dan kelengkapan mikrodata.",
+        MartCheck(
+            "mart_spm_service",
+            _SPM_TOTALS,
+            _equal(
+                "served_source",
+                "served_mart",
+                "spm.rekonsiliasi_terlayani",
+                "Jumlah terlayani SPM di mart tidak sama dengan data staging (ada layanan yang hilang atau terhitung ganda).",
             ),
+            ("period", "sector"),
         ),
-        ("region_code", "year"),
-    ),
-    MartCheck(
-        "mart_poverty_regency",
-        "select region_code, year, source, p0_pct from marts.mart_poverty_regency where p0_pct is not null order by all",
-        gxe.ExpectColumnValuesToBeBetween(
-            column="p0_pct",
-            min_value=POVERTY_P0_BAND_PCT[0],
-            max_value=POVERTY_P0_BAND_PCT[1],
-            meta=_meta(
-                "warn",
-                "kemiskinan.p0_wajar",
-                f"Persentase penduduk miskin di luar rentang wajar {POVERTY_P0_BAND_PCT[0]:g}-{POVERTY_P0_BAND_PCT[1]:g}% untuk kab/kota.",
+        MartCheck(
+            "mart_investment",
+            _LKPM_TOTALS,
+            _equal(
+                "reports_source",
+                "reports_mart",
+                "investasi.rekonsiliasi_laporan",
+                "Jumlah laporan LKPM disetujui di mart_investment tidak sama dengan data staging.",
             ),
+            ("period",),
         ),
-        ("region_code", "year", "source"),
-    ),
-    MartCheck(
-        "mart_stunting",
-        _STUNTING_KOTA,
-        gxe.ExpectColumnValuesToBeBetween(
-            column="stunting_pct",
-            min_value=STUNTING_BAND_PCT[0],
-            max_value=STUNTING_BAND_PCT[1],
-            meta=_meta(
-                "warn",
-                "stunting.prevalensi_wajar",
-                f"Prevalensi stunting tingkat kota di luar rentang wajar {STUNTING_BAND_PCT[0]:g}-{STUNTING_BAND_PCT[1]:g}%; periksa satuan tinggi badan dan tanggal lahir di file e-PPGBM.",
+        MartCheck(
+            "mart_investment",
+            _LKPM_TOTALS,
+            _equal(
+                "workers_source",
+                "workers_mart",
+                "investasi.rekonsiliasi_tki",
+                "Jumlah tenaga kerja Indonesia di mart_investment tidak sama dengan laporan LKPM disetujui di staging.",
             ),
+            ("period",),
         ),
-        ("region_code", "period"),
-    ),
-    MartCheck(
-        "mart_stunting",
-        _STUNTING_KOTA,
-        gxe.ExpectColumnValuesToBeBetween(
-            column="wasting_pct",
-            min_value=WASTING_BAND_PCT[0],
-            max_value=WASTING_BAND_PCT[1],
-            meta=_meta(
-                "warn",
-                "stunting.wasting_wajar",
-                f"Prevalensi wasting tingkat kota di luar rentang wajar {WASTING_BAND_PCT[0]:g}-{WASTING_BAND_PCT[1]:g}%.",
+        MartCheck(
+            "mart_spm_service",
+            _SPM_CUMULATIVE,
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="served_count",
+                column_B="served_previous_quarter",
+                or_equal=True,
+                meta=_meta(
+                    "error",
+                    "spm.kumulatif_turun",
+                    "Capaian SPM bersifat kumulatif: jumlah terlayani triwulan ini lebih kecil dari triwulan sebelumnya. Minta OPD memperbaiki laporan triwulan.",
+                ),
             ),
+            ("region_code", "year", "sector", "service_code", "quarter"),
         ),
-        ("region_code", "period"),
-    ),
-    MartCheck(
-        "mart_stunting",
-        _STUNTING_KOTA,
-        gxe.ExpectColumnValuesToBeBetween(
-            column="underweight_pct",
-            min_value=UNDERWEIGHT_BAND_PCT[0],
-            max_value=UNDERWEIGHT_BAND_PCT[1],
-            meta=_meta(
-                "warn",
-                "stunting.underweight_wajar",
-                f"Prevalensi underweight tingkat kota di luar rentang wajar {UNDERWEIGHT_BAND_PCT[0]:g}-{UNDERWEIGHT_BAND_PCT[1]:g}%.",
+        MartCheck(
+            "mart_poverty_regency",
+            _FGT_ORDER,
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="p0_pct",
+                column_B="p1",
+                or_equal=True,
+                meta=_meta(
+                    "error",
+                    "kemiskinan.urutan_p0_p1",
+                    "Indeks kedalaman P1 melebihi P0; urutan 0 <= P2 <= P1 <= P0 dilanggar (periksa skala atau sheet indikator yang tertukar).",
+                ),
             ),
+            ("region_code", "year", "source"),
         ),
-        ("region_code", "period"),
-    ),
-)
+        MartCheck(
+            "mart_poverty_regency",
+            _FGT_ORDER,
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="p1",
+                column_B="p2",
+                or_equal=True,
+                meta=_meta(
+                    "error",
+                    "kemiskinan.urutan_p1_p2",
+                    "Indeks keparahan P2 melebihi P1; urutan 0 <= P2 <= P1 <= P0 dilanggar (periksa skala atau sheet indikator yang tertukar).",
+                ),
+            ),
+            ("region_code", "year", "source"),
+        ),
+        MartCheck(
+            "mart_poverty_regency",
+            _FGT_VS_PUBLISHED,
+            gxe.ExpectColumnValuesToBeBetween(
+                column="p0_difference_pp",
+                min_value=0,
+                max_value=FGT_TOLERANCE_PP,
+                meta=_meta(
+                    "warn",
+                    "kemiskinan.fgt_vs_bps",
+                    f"P0 hasil hitung mikrodata Susenas berbeda lebih dari {FGT_TOLERANCE_PP:g} poin persen dari angka resmi BPS; periksa garis kemiskinan, penimbang dan kelengkapan mikrodata.",
+                ),
+            ),
+            ("region_code", "year"),
+        ),
+        MartCheck(
+            "mart_poverty_regency",
+            "select region_code, year, source, p0_pct from marts.mart_poverty_regency where p0_pct is not null order by all",
+            gxe.ExpectColumnValuesToBeBetween(
+                column="p0_pct",
+                min_value=POVERTY_P0_BAND_PCT[0],
+                max_value=POVERTY_P0_BAND_PCT[1],
+                meta=_meta(
+                    "warn",
+                    "kemiskinan.p0_wajar",
+                    f"Persentase penduduk miskin di luar rentang wajar {POVERTY_P0_BAND_PCT[0]:g}-{POVERTY_P0_BAND_PCT[1]:g}% untuk kab/kota.",
+                ),
+            ),
+            ("region_code", "year", "source"),
+        ),
+        MartCheck(
+            "mart_stunting",
+            _STUNTING_KOTA,
+            gxe.ExpectColumnValuesToBeBetween(
+                column="stunting_pct",
+                min_value=STUNTING_BAND_PCT[0],
+                max_value=STUNTING_BAND_PCT[1],
+                meta=_meta(
+                    "warn",
+                    "stunting.prevalensi_wajar",
+                    f"Prevalensi stunting tingkat kota di luar rentang wajar {STUNTING_BAND_PCT[0]:g}-{STUNTING_BAND_PCT[1]:g}%; periksa satuan tinggi badan dan tanggal lahir di file e-PPGBM.",
+                ),
+            ),
+            ("region_code", "period"),
+        ),
+        MartCheck(
+            "mart_stunting",
+            _STUNTING_KOTA,
+            gxe.ExpectColumnValuesToBeBetween(
+                column="wasting_pct",
+                min_value=WASTING_BAND_PCT[0],
+                max_value=WASTING_BAND_PCT[1],
+                meta=_meta(
+                    "warn",
+                    "stunting.wasting_wajar",
+                    f"Prevalensi wasting tingkat kota di luar rentang wajar {WASTING_BAND_PCT[0]:g}-{WASTING_BAND_PCT[1]:g}%.",
+                ),
+            ),
+            ("region_code", "period"),
+        ),
+        MartCheck(
+            "mart_stunting",
+            _STUNTING_KOTA,
+            gxe.ExpectColumnValuesToBeBetween(
+                column="underweight_pct",
+                min_value=UNDERWEIGHT_BAND_PCT[0],
+                max_value=UNDERWEIGHT_BAND_PCT[1],
+                meta=_meta(
+                    "warn",
+                    "stunting.underweight_wajar",
+                    f"Prevalensi underweight tingkat kota di luar rentang wajar {UNDERWEIGHT_BAND_PCT[0]:g}-{UNDERWEIGHT_BAND_PCT[1]:g}%.",
+                ),
+            ),
+            ("region_code", "period"),
+        ),
+    )
 
 
 def run_mart_gate(
@@ -373,8 +384,10 @@ def run_mart_gate(
 @cache
 def _suites_by_query() -> dict[str, tuple[gx.ExpectationSuite, dict[str, MartCheck]]]:
     """Checks sharing a query run as one suite on one frame (GX's per-validation overhead dominates)."""
+    import great_expectations as gx
+
     grouped: dict[str, list[MartCheck]] = {}
-    for check in MART_CHECKS:
+    for check in mart_checks():
         grouped.setdefault(check.sql, []).append(check)
     return {
         sql: (
@@ -418,7 +431,7 @@ def _run_checks(conn: duckdb.DuckDBPyConnection) -> list[CheckOutcome]:
             outcomes.append(
                 _outcome(check, frame, item.success, item.result.get("unexpected_index_list") or [])
             )
-    order = {c.expectation.meta["message_id"]: i for i, c in enumerate(MART_CHECKS)}
+    order = {c.expectation.meta["message_id"]: i for i, c in enumerate(mart_checks())}
     return sorted(outcomes, key=lambda o: order[o.check])
 
 
@@ -452,20 +465,24 @@ def _number(value: Any) -> str:
 def _dbt_outcomes(failed_nodes: list[str] | None, run_results: Path) -> list[CheckOutcome]:
     if failed_nodes is not None:
         failures = [(node, "error", "") for node in failed_nodes]
-    elif run_results.exists():
-        failures = _failures_from_run_results(json.loads(run_results.read_text()))
     else:
-        return [
-            CheckOutcome(
-                "dbt.hasil_tidak_ada",
-                None,
-                "warn",
-                False,
-                0,
-                f"Hasil dbt ({run_results}) tidak ditemukan; uji dbt tidak ikut diperiksa.",
-                row_level=False,
-            )
-        ]
+        results = json.loads(run_results.read_text()) if run_results.exists() else None
+        age = _age(results)
+        if results is None or age is None or age > DBT_RESULTS_MAX_AGE:
+            # a stale file belongs to another dbt invocation: it must neither block nor vouch for this build
+            state = "tidak ditemukan" if results is None else "terlalu lama atau tanpa waktu pembuatan"
+            return [
+                CheckOutcome(
+                    "dbt.hasil_tidak_ada",
+                    None,
+                    "warn",
+                    False,
+                    0,
+                    f"Hasil dbt ({run_results}) {state}; uji dbt tidak ikut diperiksa gerbang mart.",
+                    row_level=False,
+                )  # fmt: skip
+            ]
+        failures = _failures_from_run_results(results)
     outcomes = [
         CheckOutcome(
             f"dbt:{node}",
@@ -485,6 +502,16 @@ def _dbt_outcomes(failed_nodes: list[str] | None, run_results: Path) -> list[Che
             )
         )
     return outcomes
+
+
+def _age(run_results: dict | None) -> dt.timedelta | None:
+    generated = ((run_results or {}).get("metadata") or {}).get("generated_at")
+    if not generated:
+        return None
+    stamp = dt.datetime.fromisoformat(generated.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC) - stamp
 
 
 def _failures_from_run_results(run_results: dict) -> list[tuple[str, str, str]]:
@@ -530,4 +557,4 @@ def _record(conn: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[CheckOu
 def _mart_of(outcome: CheckOutcome) -> str:
     if outcome.check.startswith("dbt"):
         return "dbt"
-    return next((c.mart for c in MART_CHECKS if c.expectation.meta["message_id"] == outcome.check), "marts")
+    return next((c.mart for c in mart_checks() if c.expectation.meta["message_id"] == outcome.check), "marts")

@@ -23,11 +23,14 @@ import math
 import re
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
 import pandas as pd
 
 from gudang.settings import REFERENCE_DIR
+
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 SUITES_DIR = Path(__file__).parent / "suites"
 WILAYAH_DIR = REFERENCE_DIR / "wilayah"
@@ -57,6 +60,8 @@ def suite_json(name: str) -> dict:
 @cache
 def load_suite(name: str) -> gx.ExpectationSuite:
     """The suite as a GX object (parsed once per process)."""
+    import great_expectations as gx
+
     return gx.ExpectationSuite(**suite_json(name))
 
 

@@ -128,9 +128,10 @@ def discover(settings: Settings, source: str) -> list[Path]:
         if _is_candidate(path) and route_source(path.name) == source:
             # keep the original name: ingest sanitises it and records the original
             path.rename(_free_path(folder, path.name))
-    return sorted(
-        (p for p in folder.iterdir() if _is_candidate(p) and _matches(p.name, spec)), key=lambda p: p.name
-    )
+    # a file in the source's folder that does not match its patterns is still taken: it gets a clear outcome
+    # (usually quarantine: wrong format or no period in its name) instead of lying in the inbox unnoticed
+    files = [p for p in folder.iterdir() if _is_candidate(p)]
+    return sorted(files, key=lambda p: (not _matches(p.name, spec), p.name))
 
 
 # --------------------------------------------------------------------------- one file

@@ -17,14 +17,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from expectations.gate import CheckOutcome
-from extract.header import HeaderMatch, expected_aliases, find_header, normalise_label
+from extract.header import expected_aliases, find_header, normalise_label
 from extract.readers import FileRejected, SheetTable, Workbook
 from extract.registry import DUCKDB_TYPES, LINEAGE_COLUMNS, SourceSpec
-from extract.typing_rules import Pseudonymiser, Typed, convert, present, to_text
+from extract.typing_rules import Pseudonymiser, Typed, convert, is_string, present, to_text
 from extract.wilayah import RegionResolver, compact_name, level_of, load_wilayah
 
 MASK = "***"
-TOTAL_LABEL = re.compile(r"^\s*(sub\s*-?\s*total|grand\s*total|total|jumlah|jml\.?)(\b|$)", re.IGNORECASE)
+#: a cell that is only a total label, optionally naming what it sums ("JUMLAH KEC. MIJEN", "TOTAL SE-KOTA");
+#: free text that merely starts with "Jumlah" (a remark) is not a total
+TOTAL_LABEL = re.compile(
+    r"^\s*(sub\s*-?\s*total|grand\s*total|total|jumlah|jml\.?)\s*:?"
+    r"(\s*\(?\s*(kec(amatan)?|kel(urahan)?|desa|kab(upaten)?|kota|puskesmas|prov(insi)?|wilayah|se-?|seluruh"
+    r"|keseluruhan|akhir|umum)\b.*)?\s*$",
+    re.IGNORECASE,
+)
 #: header labels that are never data ("No" columns), so not worth a warning when ignored
 ROW_NUMBER_LABELS = {"no", "no urut", "nomor", "nomor urut", "urut", "nourut"}
 ARROW_TYPES = {
@@ -69,7 +76,13 @@ def location(file_name: str, sheet: str | None, row: int | None = None, column: 
 
 
 def warn(check: str, message: str, count: int = 1, column: str | None = None) -> CheckOutcome:
+    """A failed warning: the file loads, the digest shows it."""
     return CheckOutcome(check, column, "warn", False, count, message, row_level=False)
+
+
+def note(check: str, message: str, count: int = 1, column: str | None = None) -> CheckOutcome:
+    """Something the extractor handled (extra columns ignored, hidden sheets skipped): recorded, not a failure."""
+    return CheckOutcome(check, column, "warn", True, count, message, row_level=False)
 
 
 class FileParser:
@@ -93,17 +106,13 @@ class FileParser:
     # ------------------------------------------------------------------ workbook
 
     def parse(self, workbook: Workbook) -> ParsedFile:
-        outcomes = [warn("extract_file_format", f"{self.file_name}: {note}") for note in workbook.notes]
+        outcomes = [note("extract_file_format", f"{self.file_name}: {remark}") for remark in workbook.notes]
         if workbook.hidden_sheets:
             outcomes.append(
-                CheckOutcome(
+                note(
                     "extract_hidden_sheets",
-                    None,
-                    "warn",
-                    True,
-                    len(workbook.hidden_sheets),
                     f"{self.file_name}: sheet tersembunyi dilewati: {', '.join(workbook.hidden_sheets)}",
-                    row_level=False,
+                    len(workbook.hidden_sheets),
                 )
             )
         tables, rejections, read, rejected = [], [], 0, 0
@@ -125,6 +134,8 @@ class FileParser:
             raise FileRejected(
                 f"{self.file_name}: baris judul kolom tidak ditemukan di sheet {names}; kolom yang diharapkan {expected}"
             )
+        if read == 0:
+            raise FileRejected(f"{self.file_name}: tidak ada baris data di bawah judul kolom (file kosong)")
         table = pa.concat_tables(tables) if tables else self.schema.empty_table()
         return ParsedFile(table, read, rejected, rejections, outcomes)
 
@@ -171,7 +182,7 @@ class FileParser:
         ignored = [t for t in header.unmatched if normalise_label(t) not in ROW_NUMBER_LABELS]
         if ignored:
             outcomes.append(
-                warn(
+                note(
                     "extract_unmapped_columns",
                     f"{where}: kolom tidak dikenal diabaikan: {', '.join(ignored)}",
                     len(ignored),
@@ -185,13 +196,22 @@ class FileParser:
                 )
             )
 
-        raw_columns, source_rows = sheet.load(header.data_start)
+        loaded = sheet.load(header.data_start)
+        raw_columns, source_rows = loaded.columns, loaded.source_rows
         height = len(source_rows)
 
         def column(index: int) -> pa.Array:
             return raw_columns.get(index, pa.nulls(height))
 
+        def error_cells(index: int) -> np.ndarray:
+            """Excel error values (#DIV/0!, #N/A) of one column, None elsewhere."""
+            cells = np.full(height, None, dtype=object)
+            for row, text in loaded.cell_errors.get(index, {}).items():
+                cells[row] = text
+            return cells
+
         arrays = {name: column(i) for i, (name, _) in header.columns.items()}
+        errors = {name: error_cells(i) for i, (name, _) in header.columns.items() if i in loaded.cell_errors}
         texts = {name: text for name, text in header.columns.values()}
         wide = {i: text for i, text in header.wide.items()}
 
@@ -199,22 +219,27 @@ class FileParser:
         filled = np.zeros((height, len(arrays) + len(wide)), dtype=bool)
         for position, array in enumerate([*arrays.values(), *(column(i) for i in wide)]):
             filled[:, position] = present(array).to_numpy(zero_copy_only=False)
+        for position, name in enumerate(arrays):
+            if name in errors:
+                filled[:, position] |= errors[name] != None  # noqa: E711 (numpy elementwise)
         counts = filled.sum(axis=1)
         strong = np.flatnonzero(counts >= min(2, filled.shape[1]))
         end = strong[-1] + 1 if len(strong) else 0
         keep = np.flatnonzero(counts[:end] > 0)
         take = pa.array(keep)
         arrays = {name: a.take(take) for name, a in arrays.items()}
+        errors = {name: e[keep] for name, e in errors.items()}
         source_rows = source_rows[keep]
-        labels = self._label_arrays(header, raw_columns, take)
-        total = self._total_rows(arrays, labels)
+        total = self._total_rows(
+            arrays, [a.take(take) for i, a in raw_columns.items() if i not in header.columns]
+        )
 
         if spec.unpivot and wide:
-            arrays, source_rows, total = self._unpivot(
-                arrays, source_rows, total, {i: column(i).take(take) for i in wide}, wide
-            )
-            value_header = f"{header.title_text} {sheet.name or ''}"
-            texts[spec.unpivot.value_column] = value_header
+            order = self._unpivot_order({i: column(i).take(take) for i in wide})
+            arrays = self._unpivot(arrays, order, {i: column(i).take(take) for i in wide}, wide)
+            errors = {name: e[order] for name, e in errors.items()}
+            source_rows, total = source_rows[order], total[order]
+            texts[spec.unpivot.value_column] = f"{header.title_text} {sheet.name or ''}"
             texts[spec.unpivot.key_column] = spec.unpivot.key_column
         if spec.sheets.name_to_column:
             arrays[spec.sheets.name_to_column] = pa.array([sheet_value] * len(source_rows), pa.string())
@@ -247,13 +272,29 @@ class FileParser:
             typed[col.name] = result.values
             if result.note:
                 outcomes.append(
-                    warn(
+                    note(
                         "extract_pct_fraction",
                         f'{where}, kolom "{header_text}": {result.note}',
                         column=col.name,
                     )
                 )
             bad = result.invalid.to_numpy(zero_copy_only=False) & ~total
+            if col.name in errors:
+                excel_error = (errors[col.name] != None) & ~total  # noqa: E711 (numpy elementwise)
+                for index in np.flatnonzero(excel_error):
+                    rejections.append(
+                        Rejection(
+                            sheet.name,
+                            int(source_rows[index]),
+                            header_text,
+                            errors[col.name][index],
+                            f"{location(self.file_name, sheet.name, int(source_rows[index]), header_text)}: "
+                            f"sel berisi galat Excel {errors[col.name][index]}",
+                            "extract_excel_error",
+                        )
+                    )
+                rejected |= excel_error
+                bad &= ~excel_error
             if bad.any():
                 self._reject_cells(
                     rejections, sheet.name, source_rows, bad, arrays[col.name], col.name, header_text, result
@@ -291,29 +332,18 @@ class FileParser:
         table = pa.table({f.name: pc.cast(columns[f.name], f.type) for f in self.schema})
         return table, rejections, rows, int(rejected.sum())
 
-    def _label_arrays(
-        self, header: HeaderMatch, raw_columns: dict[int, pa.Array], take: pa.Array
-    ) -> list[pa.Array]:
-        """Text cells that may say JUMLAH/TOTAL: recognised text columns and the unrecognised ones left of them."""
-        first_mapped = min(header.columns, default=0)
-        labels = []
-        for index, (name, _) in header.columns.items():
-            if self.spec.column_map[name].type in ("text", "code"):
-                labels.append(raw_columns.get(index))
-        labels += [a for i, a in raw_columns.items() if i < first_mapped and i not in header.columns]
-        return [to_text(a.take(take)) for a in labels if a is not None and len(a)]
-
     def _scope_names(self) -> list[str]:
         name = load_wilayah().name(self.scope)
         return list({compact_name(name), re.sub(r"[^0-9a-z]+", "", name.lower())})
 
-    def _total_rows(self, arrays: dict[str, pa.Array], labels: list[pa.Array]) -> np.ndarray:
+    def _total_rows(self, arrays: dict[str, pa.Array], unmapped: list[pa.Array]) -> np.ndarray:
+        """JUMLAH / TOTAL / SUB TOTAL rows: the label may sit in any text cell, mapped or not (a 'No' column)."""
         height = len(next(iter(arrays.values()))) if arrays else 0
         total = np.zeros(height, dtype=bool)
-        for label in labels:
-            total |= pc.fill_null(
-                pc.match_substring_regex(label, TOTAL_LABEL.pattern, ignore_case=True), False
-            ).to_numpy(zero_copy_only=False)
+        for label in [*arrays.values(), *unmapped]:
+            if is_string(label):
+                matched = pc.match_substring_regex(label, TOTAL_LABEL.pattern, ignore_case=True)
+                total |= pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
         # a row named after the file's own region is its total, unless rows are regions at that very level
         region = self.spec.region
         label_columns = [c.name for c in self.spec.columns if c.required and c.type == "text"][:1]
@@ -328,28 +358,32 @@ class FileParser:
                 )
         return total
 
-    def _unpivot(self, arrays, source_rows, total, wide_arrays: dict[int, pa.Array], wide: dict[int, str]):
+    @staticmethod
+    def _unpivot_order(wide_arrays: dict[int, pa.Array]) -> np.ndarray:
+        """Row positions of the long records: one per non-empty wide cell, in the sheet's row order."""
+        positions = [np.flatnonzero(present(a).to_numpy(zero_copy_only=False)) for a in wide_arrays.values()]
+        order = np.concatenate(positions) if positions else np.array([], dtype=np.int64)
+        return order[np.argsort(order, kind="stable")]
+
+    def _unpivot(self, arrays, order: np.ndarray, wide_arrays: dict[int, pa.Array], wide: dict[int, str]):
         """One long record per non-empty wide cell; key = the column header (mapped through key_values)."""
         unpivot = self.spec.unpivot
         mapping = unpivot.key_values or {}
-        positions, keys, values = [], [], []
         same_type = len({a.type for a in wide_arrays.values()}) == 1
+        positions, keys, values = [], [], []
         for index, text in wide.items():
             array = wide_arrays[index]
             where = np.flatnonzero(present(array).to_numpy(zero_copy_only=False))
             positions.append(where)
-            key = mapping.get(text.strip(), text.strip())
-            keys.append(pa.array([key] * len(where), pa.string()))
+            keys.append(pa.array([mapping.get(text.strip(), text.strip())] * len(where), pa.string()))
             chosen = array.take(pa.array(where))
             values.append(chosen if same_type else to_text(chosen))
-        order = np.concatenate(positions) if positions else np.array([], dtype=np.int64)
-        # keep the sheet's row order: records of one source row stay together
-        sort = np.argsort(order, kind="stable")
-        take = pa.array(order[sort])
-        long = {name: a.take(take) for name, a in arrays.items()}
-        long[unpivot.key_column] = pa.concat_arrays(keys).take(pa.array(sort))
-        long[unpivot.value_column] = pa.concat_arrays(values).take(pa.array(sort))
-        return long, source_rows[order[sort]], total[order[sort]]
+        flat = np.concatenate(positions) if positions else np.array([], dtype=np.int64)
+        sort = pa.array(np.argsort(flat, kind="stable"))
+        long = {name: a.take(pa.array(order)) for name, a in arrays.items()}
+        long[unpivot.key_column] = pa.concat_arrays(keys).take(sort)
+        long[unpivot.value_column] = pa.concat_arrays(values).take(sort)
+        return long
 
     def _reject_cells(
         self, rejections, sheet, source_rows, bad, raw: pa.Array, name, header_text, result: Typed

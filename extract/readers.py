@@ -43,8 +43,26 @@ class FileRejected(Exception):
     """The whole file cannot be loaded. The message (Indonesian) says why and what to do."""
 
 
-#: columns keyed by absolute 0-based column index, and the 1-based row/line number of every row
-Rows = tuple[dict[int, pa.Array], np.ndarray]
+@dataclass
+class Rows:
+    """The data rows of a sheet below its header."""
+
+    columns: dict[int, pa.Array]  # keyed by absolute 0-based column index
+    source_rows: np.ndarray  # 1-based Excel row / CSV line number of every row
+    #: Excel error cells (#DIV/0!, #N/A, ...): absolute column -> {row position: error text}
+    cell_errors: dict[int, dict[int, str]] = field(default_factory=dict)
+
+
+EXCEL_ERRORS = {
+    "Div0": "#DIV/0!",
+    "NA": "#N/A",
+    "Value": "#VALUE!",
+    "Ref": "#REF!",
+    "Name": "#NAME?",
+    "Num": "#NUM!",
+    "Null": "#NULL!",
+    "GettingData": "#GETTING_DATA",
+}
 
 
 @dataclass
@@ -328,11 +346,18 @@ def _calamine_loader(reader: fastexcel.ExcelReader, sheet_name: str, limits: Lim
                 raise FileRejected(
                     f'sheet "{sheet_name}" terlalu banyak baris ({sheet.height:,}; batas {limits.max_rows_per_sheet:,})'
                 )
-            batch = sheet.to_arrow()
+            batch, errors = sheet.to_arrow_with_errors()
         except fastexcel.FastExcelError as exc:
             raise FileRejected(f'sheet "{sheet_name}" tidak bisa dibaca: {exc}') from exc
-        columns = {info.absolute_index: batch.column(info.index) for info in sheet.selected_columns}
-        return columns, np.arange(data_start + 1, data_start + 1 + batch.num_rows)
+        absolute = {info.index: info.absolute_index for info in sheet.selected_columns}
+        columns = {absolute[i]: batch.column(i) for i in absolute}
+        cell_errors: dict[int, dict[int, str]] = {}
+        for error in errors.errors if errors else []:
+            row, col = error.offset_position
+            code = re.search(r"Error\((\w+)\)", error.detail)
+            text = EXCEL_ERRORS.get(code.group(1), code.group(1)) if code else "nilai tidak terbaca"
+            cell_errors.setdefault(absolute.get(col, col), {})[row] = text
+        return Rows(columns, np.arange(data_start + 1, data_start + 1 + batch.num_rows), cell_errors)
 
     return load
 
@@ -444,7 +469,7 @@ def _read_csv_rows(data: bytes, delimiter: str, width: int, data_start: int, lim
     if not odd_rows:  # the usual case: row i is line i + 1
         table = table.slice(data_start)
         columns = {i: table.column(n).combine_chunks() for i, n in enumerate(names)}
-        return columns, np.arange(data_start + 1, data_start + 1 + table.num_rows)
+        return Rows(columns, np.arange(data_start + 1, data_start + 1 + table.num_rows))
     odd_lines = np.array([number for number, _ in odd_rows], dtype=np.int64)
     total_lines = table.num_rows + len(odd_rows)
     line_numbers = np.setdiff1d(np.arange(1, total_lines + 1), odd_lines, assume_unique=True)
@@ -465,4 +490,4 @@ def _read_csv_rows(data: bytes, delimiter: str, width: int, data_start: int, lim
     indices = pa.array(np.flatnonzero(keep)[order])
     table = table.take(indices)
     columns = {i: table.column(n).combine_chunks() for i, n in enumerate(names)}
-    return columns, line_numbers[keep][order]
+    return Rows(columns, line_numbers[keep][order])

@@ -77,7 +77,9 @@ def publish(
             else:
                 if QUALITY_MART in _mart_names(conn):
                     _copy_table(conn, QUALITY_MART)
-                message = f"Publikasi diblokir; mart terakhir yang lolos tetap dipakai. Alasan: {reason or '-'}"
+                message = (
+                    f"Publikasi diblokir; mart terakhir yang lolos tetap dipakai. Alasan: {reason or '-'}"
+                )
             counts, hashes = _table_fingerprints(conn, _ALIAS)
             if gate_passed:
                 _write_publication(conn, run_id, now, counts, hashes)
@@ -137,7 +139,9 @@ def _copy_table(conn: duckdb.DuckDBPyConnection, name: str) -> None:
 # --- fingerprints and bookkeeping -----------------------------------------------------------------
 
 
-def _table_fingerprints(conn: duckdb.DuckDBPyConnection, catalog: str) -> tuple[dict[str, int], dict[str, str]]:
+def _table_fingerprints(
+    conn: duckdb.DuckDBPyConnection, catalog: str
+) -> tuple[dict[str, int], dict[str, str]]:
     """Row count and content hash per mart in ``catalog.main``.
 
     The hash combines the column names and types with the count and the sum of DuckDB's per-row hashes, so
@@ -192,7 +196,9 @@ def _write_last_run(
     )
 
 
-def _record_run(conn: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime, status: str, message: str) -> None:
+def _record_run(
+    conn: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime, status: str, message: str
+) -> None:
     conn.execute(
         "insert into ops.pipeline_runs (run_id, started_at, finished_at, status, message) values (?, ?, ?, ?, ?)"
         " on conflict (run_id) do update set finished_at = excluded.finished_at, status = excluded.status,"

@@ -93,7 +93,9 @@ def bps_frame() -> pd.DataFrame:
     rows = []
     for indicator, value in [("p0_pct", 4.2), ("p1", 0.6), ("p2", 0.12), ("poor_population", 80_000.0)]:
         for year in (2023, 2024, 2025):
-            rows.append({"region_name": "Kota Semarang", "indicator": indicator, "year": year, "value": value})
+            rows.append(
+                {"region_name": "Kota Semarang", "indicator": indicator, "year": year, "value": value}
+            )
     frame = pd.DataFrame(rows)
     frame["year"] = frame["year"].astype("Int64")
     frame["region_code"] = "33.74"
@@ -154,7 +156,9 @@ def _failed(result, check=None, column=None):
 def test_clean_file_passes_every_check(source):
     make, period, scope = CLEAN[source]
     frame = make()
-    result = validate_file_frame(frame, get_source(source), period=period, scope=scope, previous_rows=len(frame))
+    result = validate_file_frame(
+        frame, get_source(source), period=period, scope=scope, previous_rows=len(frame)
+    )
     assert _failed(result) == []
     assert result.row_failures == []
     # the whole suite ran, volume included
@@ -211,7 +215,9 @@ def test_missing_required_column_and_wrong_type_quarantine_the_file():
 
 def test_volume_jump_against_previous_period_warns_only():
     frame = eppgbm_frame()
-    result = validate_file_frame(frame, get_source("eppgbm"), period="2025-03", scope="33.74", previous_rows=200)
+    result = validate_file_frame(
+        frame, get_source("eppgbm"), period="2025-03", scope="33.74", previous_rows=200
+    )
     (volume,) = _failed(result, "expect_table_row_count_to_be_between")
     assert volume.severity == "warn" and not volume.row_level
     assert "40 baris" in volume.message and "200 baris" in volume.message

@@ -3,6 +3,7 @@ broken build is caught with the right severity, and every outcome lands in ops.c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import duckdb
@@ -95,12 +96,16 @@ def test_falling_cumulative_spm_blocks_and_plausibility_only_warns(settings):
     }
     assert not result.passed
     assert len(result.reasons) == 1 and "quarter=2" in result.reasons[0]
-    assert {o.check for o in result.warnings} == {"marts.kemiskinan.fgt_vs_bps", "marts.stunting.prevalensi_wajar"}
+    assert {o.check for o in result.warnings} == {
+        "marts.kemiskinan.fgt_vs_bps",
+        "marts.stunting.prevalensi_wajar",
+    }
 
 
 def test_warnings_alone_do_not_block(settings):
     result, _ = _gate(
-        settings, "update marts.mart_poverty_regency set p0_pct = 9.5 where source = 'computed from microdata'",
+        settings,
+        "update marts.mart_poverty_regency set p0_pct = 9.5 where source = 'computed from microdata'",
         failed_dbt_nodes=[],
     )
     assert result.passed
@@ -108,8 +113,11 @@ def test_warnings_alone_do_not_block(settings):
 
 
 def test_fgt_order_violation_blocks(settings):
-    result, _ = _gate(settings, "update marts.mart_poverty_regency set p2 = 0.9 where source = 'BPS published'",
-                      failed_dbt_nodes=[])
+    result, _ = _gate(
+        settings,
+        "update marts.mart_poverty_regency set p2 = 0.9 where source = 'BPS published'",
+        failed_dbt_nodes=[],
+    )
     assert _failed(result) == {("marts.kemiskinan.urutan_p1_p2", "error")}
 
 
@@ -119,21 +127,60 @@ def test_failed_dbt_tests_block(settings, tmp_path):
     assert any("not_null_mart_stunting_region_code" in r for r in result.reasons)
     assert ("dbt:test.gudang.not_null_mart_stunting_region_code", "error", False, "mart", "run-1") in recorded
 
+    now = {"generated_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")}
     run_results = tmp_path / "run_results.json"
-    run_results.write_text(json.dumps({"results": [
-        {"unique_id": "model.gudang.mart_stunting", "status": "success"},
-        {"unique_id": "test.gudang.accepted_values_x", "status": "warn", "failures": 2, "message": None},
-        {"unique_id": "test.gudang.unique_y", "status": "pass"},
-    ]}))
+    run_results.write_text(
+        json.dumps(
+            {
+                "metadata": now,
+                "results": [
+                    {"unique_id": "model.gudang.mart_stunting", "status": "success"},
+                    {
+                        "unique_id": "test.gudang.accepted_values_x",
+                        "status": "warn",
+                        "failures": 2,
+                        "message": None,
+                    },
+                    {"unique_id": "test.gudang.unique_y", "status": "pass"},
+                ],
+            }
+        )
+    )
     result, _ = _gate(settings, dbt_run_results=run_results)
     assert result.passed
     assert ("dbt:test.gudang.accepted_values_x", "warn") in _failed(result)
 
-    run_results.write_text(json.dumps({"results": [
-        {"unique_id": "test.gudang.unique_y", "status": "fail", "failures": 3, "message": "Got 3 results"},
-    ]}))
+    run_results.write_text(
+        json.dumps(
+            {
+                "metadata": now,
+                "results": [
+                    {
+                        "unique_id": "test.gudang.unique_y",
+                        "status": "fail",
+                        "failures": 3,
+                        "message": "Got 3 results",
+                    },
+                ],
+            }
+        )
+    )
     result, _ = _gate(settings, dbt_run_results=run_results)
     assert not result.passed and "unique_y" in result.reasons[0]
+
+    # results of an old dbt invocation neither block nor vouch for this build
+    stale = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    run_results.write_text(
+        json.dumps(
+            {
+                "metadata": {"generated_at": stale},
+                "results": [{"unique_id": "test.gudang.unique_y", "status": "fail"}],
+            }
+        )
+    )
+    result, _ = _gate(settings, dbt_run_results=run_results)
+    assert result.passed
+    assert _failed(result) == {("dbt.hasil_tidak_ada", "warn")}
 
 
 def test_missing_mart_blocks(settings):

@@ -47,7 +47,9 @@ def test_suites_check_the_columns_the_registry_declares():
         assert required <= existence_checked, f"{spec.source}: required columns without existence check"
         if spec.period.date_column:
             period_checks = [
-                e for e in data["expectations"] if e["kwargs"].get("min_value") == {"$PARAMETER": "period_start"}
+                e
+                for e in data["expectations"]
+                if e["kwargs"].get("min_value") == {"$PARAMETER": "period_start"}
             ]
             assert [e["kwargs"]["column"] for e in period_checks] == [spec.period.date_column]
 

@@ -58,7 +58,9 @@ def test_passed_gate_publishes_every_mart_with_publication_record(settings):
     assert {(run, table) for run, table, *_ in publication} == {("run-1", t) for t in MARTS}
     assert {t: h for _, t, _, h in publication} == result.content_hashes
     assert _published(settings, "select run_id, status from _last_run") == [("run-1", "published")]
-    assert _warehouse(settings, "select status from ops.pipeline_runs where run_id = 'run-1'") == [("published",)]
+    assert _warehouse(settings, "select status from ops.pipeline_runs where run_id = 'run-1'") == [
+        ("published",)
+    ]
     # nothing left behind next to the published file
     assert sorted(p.name for p in settings.home.iterdir() if "marts" in p.name) == ["marts.duckdb"]
 
@@ -105,9 +107,10 @@ def test_blocked_publish_keeps_every_mart_but_refreshes_data_quality(settings):
     assert status == "blocked" and "Rekonsiliasi mart_stunting gagal" in message
     runs = dict(_warehouse(settings, "select run_id, status from ops.pipeline_runs"))
     assert runs == {"run-1": "published", "run-2": "blocked"}
-    assert "Rekonsiliasi mart_stunting gagal" in _warehouse(
-        settings, "select message from ops.pipeline_runs where run_id = 'run-2'"
-    )[0][0]
+    assert (
+        "Rekonsiliasi mart_stunting gagal"
+        in _warehouse(settings, "select message from ops.pipeline_runs where run_id = 'run-2'")[0][0]
+    )
 
 
 def test_blocked_first_run_publishes_only_the_quality_mart(settings):

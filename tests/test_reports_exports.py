@@ -149,12 +149,26 @@ def test_headers_are_indonesian_labels_with_frozen_row_and_formats(published, tm
     assert sheet.cell(2, column["year"]).number_format == "0"
     investment = workbook["mart_investment"]
     inv_header = [cell.value for cell in investment[1]]
+    # No label here, so no unit in the header: the cell format names the currency.
     assert investment.cell(2, inv_header.index("investment_idr") + 1).number_format == '"Rp"#,##0'
     quality = workbook["mart_data_quality"]
     dq_header = [cell.value for cell in quality[1]]
     assert quality.cell(2, dq_header.index("due_on") + 1).is_date
     assert sheet.column_dimensions["A"].width >= len("33.74.01.1001")
+    assert sheet.cell(2, column["gap_to_target_pp"]).number_format == "0.00"
     assert "Prevalensi stunting." in [c.value for row in workbook["Keterangan"].iter_rows() for c in row]
+
+
+def test_money_with_its_unit_in_the_label_has_no_currency_sign(reports) -> None:
+    paths, _, _ = reports
+    doc = doc_for("mart_investment", mart_docs())
+    if doc.column_label("investment_idr") == "investment_idr":
+        pytest.skip("dbt YAML without labels for mart_investment")
+    sheet = openpyxl.load_workbook(paths.excel)["mart_investment"]
+    header = [cell.value for cell in sheet[1]]
+    idr = header.index(doc.column_label("investment_idr")) + 1
+    assert "juta" in header[idr - 1].lower()
+    assert sheet.cell(2, idr).number_format == "#,##0.00"  # "Rp" in the cell would misread Rp juta
 
 
 def test_formula_injection_is_neutralised_in_text_cells(reports) -> None:

@@ -396,9 +396,18 @@ def build_published_marts(path: Path, *, empty: bool = False, seed: int = 7) -> 
             else:
                 conn.execute(f'CREATE OR REPLACE TABLE main."{name}" AS SELECT * FROM frame')
             conn.unregister("frame")
+        # The publisher's bookkeeping, as gudang.publish writes it.
         conn.execute(
-            "CREATE OR REPLACE TABLE main._publication AS "
-            "SELECT 'run-fixture' AS run_id, TIMESTAMP '2026-10-12 07:00:00' AS published_at"
+            "CREATE OR REPLACE TABLE main._publication (run_id VARCHAR, published_at TIMESTAMP, "
+            "table_name VARCHAR, row_count BIGINT, content_hash VARCHAR)"
+        )
+        conn.executemany(
+            "INSERT INTO main._publication VALUES ('run-fixture', TIMESTAMP '2026-10-12 07:00:00', ?, ?, 'x')",
+            [(name, len(frame)) for name, frame in frames.items()],
+        )
+        conn.execute(
+            "CREATE OR REPLACE TABLE main._last_run AS SELECT 'run-fixture'::VARCHAR AS run_id, "
+            "TIMESTAMP '2026-10-12 07:00:00' AS checked_at, 'published'::VARCHAR AS status, NULL::VARCHAR AS message"
         )
     finally:
         conn.close()

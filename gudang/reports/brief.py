@@ -22,7 +22,15 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from gudang.reports.marts import MartDoc, dbt_vars, latest_period, list_marts, mart_docs, read_mart, safe_period
+from gudang.reports.marts import (
+    MartDoc,
+    dbt_vars,
+    latest_period,
+    list_marts,
+    mart_docs,
+    read_mart,
+    safe_period,
+)
 from gudang.settings import DBT_PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,8 @@ log = logging.getLogger(__name__)
 NO_DATA = "Belum ada data."
 #: Stunting above this share of measured children is what the cookbook and the brief single out.
 STUNTING_ALERT_PCT = 20.0
+#: Above this many kelurahan (province scale) the ranked chart shows only the highest ones.
+STUNTING_CHART_MAX_BARS = 200
 #: SPM category bands on the index (lower bounds), as documented in the SPM mart.
 SPM_BANDS = [
     (100.0, "Tuntas Paripurna"),
@@ -139,6 +149,13 @@ def _stunting(ctx: _Context) -> Section:
             + (f" (target {_fmt(float(target))}%)" if target is not None else "")
             + f". {above} dari {len(kelurahan)} kelurahan di atas {_fmt(STUNTING_ALERT_PCT, 0)}%."
         )
+    if len(kelurahan) > STUNTING_CHART_MAX_BARS:
+        # Province scale (thousands of desa/kelurahan): a readable chart shows the highest ones.
+        section.notes.append(
+            f"Grafik menampilkan {STUNTING_CHART_MAX_BARS} dari {len(kelurahan)} kelurahan dengan prevalensi "
+            "tertinggi; semua ada di ekspor Excel/Parquet."
+        )
+        kelurahan = kelurahan.tail(STUNTING_CHART_MAX_BARS)
     if not kelurahan.empty:
         names = kelurahan["region_code"].map(ctx.name_of)
         colours = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +44,7 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class _ColumnStyle:
-    kind: str  # text | integer | number | percent | rupiah | usd | date | datetime | boolean | list
+    kind: str  # text | integer | number | percent | money | date | datetime | boolean | list
     num_format: str | None
 
 
@@ -68,13 +67,25 @@ def _column_style(name: str, duck_type: str, label: str) -> _ColumnStyle:
     # Percentages in the marts are on a 0-100 scale; show the sign unless the label already carries it.
     if lowered.endswith("_pct") or "prevalence" in lowered or lowered.endswith("_share"):
         return _ColumnStyle("percent", "0.00" if "%" in label else '0.00"%"')
-    if lowered.endswith(("_idr", "_rp", "_rupiah")) or "exchange_rate" in lowered:
-        return _ColumnStyle("rupiah", '"Rp"#,##0')
-    if lowered.endswith("_usd"):
-        return _ColumnStyle("usd", '"US$"#,##0.00')
-    if lowered in {"year", "quarter", "month", "semester", "desil", "decile", "rank"} or lowered.endswith(
-        ("_rank", "_year")
-    ):
+    if lowered.endswith("_pp"):  # percentage points
+        return _ColumnStyle("number", "0.00")
+    money = lowered.endswith(("_idr", "_rp", "_rupiah", "_usd")) or "exchange_rate" in lowered
+    if money:
+        # When the label names the unit ("Rp juta", "ribu US$", "Rp/kapita/bulan") the header says it all:
+        # a currency sign in the cell would misread Rp juta as rupiah.
+        if "rp" in label.lower() or "us$" in label.lower():
+            return _ColumnStyle(
+                "money", "#,##0.00" if any(u in label.lower() for u in ("juta", "ribu")) else "#,##0"
+            )
+        return _ColumnStyle("money", '"US$"#,##0.00' if lowered.endswith("_usd") else '"Rp"#,##0')
+    if lowered in {
+        "year",
+        "quarter",
+        "month",
+        "semester",
+        "welfare_decile",
+        "sector_code",
+    } or lowered.endswith(("_rank", "_year")):
         return _ColumnStyle("integer", "0")  # identifiers, not quantities: no thousands separator
     if "INT" in type_upper:
         return _ColumnStyle("integer", "#,##0")
@@ -107,7 +118,7 @@ def _write_cell(sheet, row: int, col: int, value: object, style: _ColumnStyle, f
 def _width(value: object, style: _ColumnStyle) -> int:
     if value is None:
         return 0
-    if style.kind in {"rupiah", "usd", "integer", "number", "percent"} and isinstance(
+    if style.kind in {"money", "integer", "number", "percent"} and isinstance(
         value, int | float | decimal.Decimal
     ):
         return len(f"{float(value):,.2f}") + 4
@@ -134,7 +145,7 @@ def _write_mart_sheet(
     table: str,
     doc: MartDoc,
     header_format,
-    formats: dict[str | None, object],
+    formats: _Formats,
 ) -> tuple[int, int]:
     """Write one mart to its sheet; returns (rows written, rows left out)."""
     types = column_types(conn, table)
@@ -173,25 +184,19 @@ def _write_mart_sheet(
     return written, skipped
 
 
-def _all_formats(workbook: xlsxwriter.Workbook, styles: Iterable[str | None]) -> dict[str | None, object]:
-    formats: dict[str | None, object] = {None: None}
-    for num_format in styles:
-        if num_format and num_format not in formats:
-            formats[num_format] = workbook.add_format({"num_format": num_format})
-    return formats
+class _Formats:
+    """xlsxwriter formats by number-format string, created once per workbook on first use."""
 
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self._workbook = workbook
+        self._formats: dict[str, object] = {}
 
-_ALL_NUM_FORMATS = (
-    '0.00"%"',
-    "0.00",
-    '"Rp"#,##0',
-    '"US$"#,##0.00',
-    "0",
-    "#,##0",
-    "#,##0.00",
-    "yyyy-mm-dd",
-    "yyyy-mm-dd hh:mm",
-)
+    def __getitem__(self, num_format: str | None):
+        if num_format is None:
+            return None
+        if num_format not in self._formats:
+            self._formats[num_format] = self._workbook.add_format({"num_format": num_format})
+        return self._formats[num_format]
 
 
 def _write_readme_sheet(workbook, sheet_name, marts, docs, rows, truncated, period, run_id, header_format):
@@ -259,7 +264,7 @@ def export_marts(
         header_format = workbook.add_format(
             {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DCE6F1", "border": 1}
         )
-        formats = _all_formats(workbook, _ALL_NUM_FORMATS)
+        formats = _Formats(workbook)
         used_names = {"keterangan"}
         sheets = {table: _sheet_name(table, used_names) for table in marts}
         # Constant-memory mode flushes each sheet once the next one starts, so the overview sheet (first)

@@ -19,8 +19,6 @@ import yaml
 
 from gudang.settings import DBT_PROJECT_DIR
 
-#: Bookkeeping tables in the published file that are not marts.
-NON_MART_TABLES = frozenset({"_publication"})
 #: Marts whose periods are submissions expected from agencies (possibly not received), not data held.
 NOT_DATA_PERIODS = frozenset({"mart_data_quality"})
 
@@ -99,7 +97,8 @@ def list_marts(conn: duckdb.DuckDBPyConnection) -> list[str]:
         "SELECT table_name FROM information_schema.tables "
         "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
     ).fetchall()
-    return [name for (name,) in rows if name not in NON_MART_TABLES]
+    # Names starting with "_" are the publisher's bookkeeping (_publication, _last_run), not marts.
+    return [name for (name,) in rows if not name.startswith("_")]
 
 
 def column_types(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:

@@ -24,7 +24,15 @@ SUBMISSION_LABELS = {
     "on_time": "tepat waktu",
     "not_due": "belum jatuh tempo",
 }
-LATE_STATUSES = ("late", "missing")
+LATE_HEADERS = {
+    "source": "sumber",
+    "agency": "OPD",
+    "scope": "wilayah",
+    "period": "periode",
+    "due_on": "batas waktu",
+    "received_at": "diterima",
+    "status": "status",
+}
 RECENT_RUNS = 5
 
 
@@ -52,10 +60,25 @@ def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool
 
 
 def _publication(conn: duckdb.DuckDBPyConnection) -> dict | None:
+    """Which run published the marts and when (``_publication`` holds one row per published mart)."""
     if not _has_table(conn, "main", "_publication"):
         return None
-    rows = _records(conn, "SELECT * FROM main._publication")
-    return rows[-1] if rows else None
+    rows = _records(
+        conn,
+        "SELECT run_id, max(published_at) AS published_at, count(*) AS marts FROM main._publication "
+        "GROUP BY run_id ORDER BY published_at DESC LIMIT 1",
+    )
+    return rows[0] if rows else None
+
+
+def _last_run(conn: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The publisher's note of the last run (also written when the gate blocked)."""
+    if not _has_table(conn, "main", "_last_run"):
+        return []
+    return _records(
+        conn,
+        "SELECT run_id, checked_at AS started_at, NULL AS finished_at, status, message FROM main._last_run",
+    )
 
 
 def _from_warehouse(settings: Settings) -> StatusReport:
@@ -88,6 +111,7 @@ def _from_published(settings: Settings, note: str) -> StatusReport:
     conn = duckdb.connect(str(settings.published), read_only=True)
     try:
         report.publication = _publication(conn)
+        report.runs = _last_run(conn)
         if _has_table(conn, "main", "mart_data_quality"):
             # submission_status is the calendar's verdict (on_time | late | missing | not_due).
             report.late = _records(
@@ -162,10 +186,13 @@ def show_status(settings: Settings | None = None, console: Console | None = None
         console.print(f"[yellow]{report.note}[/yellow]")
 
     if report.publication:
-        details = ", ".join(f"{k}: {_text(v)}" for k, v in report.publication.items())
-        console.print(f"[bold]Publikasi terakhir:[/bold] {details}")
+        publication = report.publication
+        console.print(
+            f"[bold]Publikasi terakhir:[/bold] run {publication['run_id']}, "
+            f"{_text(publication['published_at'])}, {publication['marts']} mart"
+        )
 
-    if report.source == "warehouse":
+    if report.source != "none":
         runs = Table(title="Run terakhir", title_justify="left")
         for column in ("run", "mulai", "selesai", "status", "pesan"):
             runs.add_column(column)
@@ -184,7 +211,7 @@ def show_status(settings: Settings | None = None, console: Console | None = None
         late = Table(title=f"Kiriman terlambat / belum dikirim ({len(report.late)})", title_justify="left")
         columns = list(report.late[0])
         for column in columns:
-            late.add_column(column)
+            late.add_column(LATE_HEADERS.get(column, column))
         for row in report.late:
             late.add_row(
                 *(SUBMISSION_LABELS.get(v, v) if k == "status" else _text(v) for k, v in row.items())

@@ -66,11 +66,11 @@ class Rejection:
     """
 
     row: int
-    columns: frozenset[str] = frozenset()
+    columns: tuple[str, ...] = ()  # lower case, the preferred name first
 
 
 def rejection(row: int, *columns: str) -> Rejection:
-    return Rejection(row, frozenset(c.lower() for c in columns))
+    return Rejection(row, tuple(c.lower() for c in columns))
 
 
 REGION_COLUMNS = ("region_code", "village_code", "village_name", "district_name", "Kode Desa/Kel", "Desa/Kel")
@@ -110,17 +110,23 @@ def loads_clean(rows: int) -> Expectation:
     )
 
 
+def _where(rejections: tuple[Rejection, ...]) -> str:
+    column = f" ({rejections[0].columns[0]})" if rejections[0].columns else ""
+    if len(rejections) > 3:
+        return f"rows {rejections[0].row}-{rejections[-1].row}{column}"
+    return ", ".join(f"row {r.row}" + (f" ({r.columns[0]})" if r.columns else "") for r in rejections)
+
+
 def rejects(rows_read: int, *rejections: Rejection, skipped: tuple[int, ...] = ()) -> Expectation:
-    where = ", ".join(f"row {r.row}" + (f" {sorted(r.columns)[0]}" if r.columns else "") for r in rejections)
     return Expectation(
         frozenset({"loaded", "loaded_with_warnings"}),
         rows_read=rows_read,
         rows_loaded=rows_read - len(rejections) - len(skipped),
         rejected=rejections,
         skipped=skipped,
-        description=(f"rejected: {where}; " if rejections else "")
-        + (f"skipped total rows {list(skipped)}; " if skipped else "")
-        + "other rows loaded",
+        description=(f"rejected: {_where(rejections)}; " if rejections else "")
+        + (f"total rows {list(skipped)} recorded as skipped; " if skipped else "")
+        + "the other rows loaded",
     )
 
 
@@ -259,6 +265,7 @@ def random_bytes_xlsx(folder: Path) -> Path:
     "an .xlsx that is really a semicolon CSV",
     quarantined(),
     loads_clean(10),
+    warns(10),  # read by content, with a warning that the extension lies
 )
 def xlsx_really_csv(folder: Path) -> Path:
     path = folder / eppgbm_name("2023-08")
@@ -382,7 +389,7 @@ def header_case_and_spaces(folder: Path) -> Path:
     return write_xlsx(folder / eppgbm_name("2024-06"), [Sheet("Data", rows)])
 
 
-@case("eppgbm", "extra columns the registry does not know (No, Catatan Kader)", loads_clean(10))
+@case("eppgbm", "extra columns the registry does not know (No, Catatan Kader)", loads_clean(10), warns(10))
 def extra_columns(folder: Path) -> Path:
     rows = table(eppgbm_rows("2024-07"), EPPGBM_HEADERS)
     rows = [["No", *rows[0], "Catatan Kader"]] + [
@@ -912,8 +919,8 @@ GOOD_FILES = (
     GoodFile(
         "eppgbm",
         eppgbm_name("2026-10"),
-        20,
-        lambda folder: write_eppgbm(folder, "2026-10", eppgbm_rows("2026-10", count=20)),
+        12,  # near the previous month's 10 rows, so the volume check has nothing to say
+        lambda folder: write_eppgbm(folder, "2026-10", eppgbm_rows("2026-10", count=12)),
     ),
     GoodFile(
         "spm_kesehatan", quarter_name("spm_kesehatan", "2026-Q3"), 12, lambda f: write_spm(f, "2026-Q3")
@@ -937,3 +944,16 @@ def build_corpus(inbox: Path) -> dict[str, Path]:
         (inbox / good.source).mkdir(parents=True, exist_ok=True)
         good.build(inbox / good.source)
     return built
+
+
+def corpus_personal_data() -> set[str]:
+    """Names, parents' names, addresses and phone numbers the corpus writes (for the leak scans)."""
+    months = [f"{year}-{month:02d}" for year in range(2022, 2027) for month in range(1, 13)]
+    found = {
+        row[header]
+        for period in months
+        for row in eppgbm_rows(period, count=12)
+        for header in ("NIK", "Nama", "Nama Ortu", "Alamat")
+    }
+    found |= {row[h] for row in lkpm_rows() for h in ("Nama Penanggung Jawab", "No. Telp")}
+    return found

@@ -45,7 +45,9 @@ components as (
         poverty.poor_individuals,
         poverty.population_total,
         {{ pct('poverty.poor_individuals', 'poverty.population_total') }} as poor_share_pct,
-        greatest(0, 100 - least(stunting.coverage_pct, 100)) as weighing_coverage_gap_pct,
+        -- DuckDB's greatest/least skip nulls, so a missing coverage must stay missing explicitly
+        case when stunting.coverage_pct is not null then greatest(0, 100 - stunting.coverage_pct) end
+            as weighing_coverage_gap_pct,
         {{ pct('poverty.poor_households_without_assistance', 'poverty.poor_households') }} as assistance_gap_pct
     from kelurahan
     left join stunting using (region_code)

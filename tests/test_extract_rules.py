@@ -1,0 +1,254 @@
+"""Unit tests of the extraction rules: typing, header detection, region resolution, file names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+
+import pyarrow as pa
+import pytest
+
+from extract.header import find_header
+from extract.naming import identify, sanitise_file_name
+from extract.readers import FileRejected, decode_text, sniff_delimiter
+from extract.registry import get_source
+from extract.typing_rules import Pseudonymiser, parse_code, parse_date, parse_enum, parse_nik, parse_number
+from extract.wilayah import RegionResolver, code_candidates, compact_name, normalise_scope
+
+# --------------------------------------------------------------------------- numbers
+
+
+def test_indonesian_numbers_in_a_csv_column():
+    text = pa.array(["1.234.567", "12,5", "85%", "-", "", "1.234,5", "Rp 2.500", "abc", None])
+    typed = parse_number(text, integer=False, locale="auto", excel=False)
+    assert typed.values.to_pylist() == [1234567.0, 12.5, 85.0, None, None, 1234.5, 2500.0, None, None]
+    assert typed.invalid.to_pylist() == [False] * 7 + [True, False]
+    assert "abc" in typed.explain("abc")
+
+
+def test_english_numbers_are_recognised_per_column():
+    typed = parse_number(pa.array(["1,234.5", "12.25", "1,000,000"]), integer=False, locale="auto", excel=False)
+    assert typed.values.to_pylist() == [1234.5, 12.25, 1_000_000.0]
+
+
+def test_excel_text_numbers_mixed_with_real_numbers():
+    # calamine renders real numbers as "61.4"; only unmistakably Indonesian text is converted
+    mixed = pa.array(["61.4", "100,1", "1.234.567", "0.462"])
+    assert parse_number(mixed, integer=False, locale="auto", excel=True).values.to_pylist() == [
+        61.4,
+        100.1,
+        1234567.0,
+        0.462,
+    ]
+    # in an integer column "1.234" can only be a thousands separator
+    assert parse_number(pa.array(["1.234", "17"]), integer=True, locale="auto", excel=True).values.to_pylist() == [
+        1234,
+        17,
+    ]
+
+
+def test_integers_reject_fractions_and_units_scale():
+    typed = parse_number(pa.array([3.0, 2.5, None]), integer=True, locale="auto", excel=True)
+    assert typed.values.to_pylist() == [3, None, None]
+    assert typed.invalid.to_pylist() == [False, True, False]
+    scaled = parse_number(pa.array(["1,5"]), integer=False, locale="id", excel=False, multiplier=1000)
+    assert scaled.values.to_pylist() == [1500.0]
+
+
+def test_percent_cells_stored_as_fractions_are_rescaled():
+    typed = parse_number(pa.array([0.85, 1.0, 0.5]), integer=False, locale="auto", excel=True, pct=True)
+    assert typed.values.to_pylist() == [85.0, 100.0, 50.0]
+    assert typed.note
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("05/03/2025", dt.date(2025, 3, 5)),
+        ("5-3-2025", dt.date(2025, 3, 5)),
+        ("2025-03-05", dt.date(2025, 3, 5)),
+        ("2025-03-05 00:00:00", dt.date(2025, 3, 5)),
+        ("5 Agustus 2025", dt.date(2025, 8, 5)),
+        ("05-Okt-2025", dt.date(2025, 10, 5)),
+        ("1 Mei 2024", dt.date(2024, 5, 1)),
+        ("12 Agt 2023", dt.date(2023, 8, 12)),
+        ("3 Des 2024", dt.date(2024, 12, 3)),
+        ("45721", dt.date(2025, 3, 5)),
+    ],
+)
+def test_date_spellings(raw, expected):
+    typed = parse_date(pa.array([raw]))
+    assert typed.values.to_pylist() == [expected]
+    assert typed.invalid.to_pylist() == [False]
+
+
+def test_impossible_dates_are_invalid_not_rolled_over():
+    typed = parse_date(pa.array(["31/02/2026", "13/13/2025", "kemarin", "29/02/2024"]))
+    assert typed.values.to_pylist() == [None, None, None, dt.date(2024, 2, 29)]
+    assert typed.invalid.to_pylist() == [True, True, True, False]
+    assert typed.explain("31/02/2026") == 'tanggal "31/02/2026" tidak valid'
+
+
+def test_excel_serials_and_datetime_cells():
+    assert parse_date(pa.array([45721.0])).values.to_pylist() == [dt.date(2025, 3, 5)]
+    stamps = pa.array([dt.datetime(2025, 3, 5, 10, 0)], pa.timestamp("ms"))
+    assert parse_date(stamps).values.to_pylist() == [dt.date(2025, 3, 5)]
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+def test_nik_repaired_from_float_but_not_from_scientific_text():
+    typed = parse_nik(pa.array([3374010101230001.0, None]))
+    assert typed.values.to_pylist() == ["3374010101230001", None]
+    text = parse_nik(pa.array(["'3374010101230001", "3.37401E+15", "12345", "3374010101230001.0"]))
+    assert text.values.to_pylist() == ["3374010101230001", None, None, "3374010101230001"]
+    assert text.invalid.to_pylist() == [False, True, True, False]
+    assert "notasi ilmiah" in text.explain("3.37401E+15")
+    assert "16 digit" in text.explain("12345")
+
+
+def test_codes_from_floats_and_apostrophes():
+    assert parse_code(pa.array([3374.0, 12.5])).values.to_pylist() == ["3374", "12.5"]
+    assert parse_code(pa.array(["'0123", " 3374.0 "])).values.to_pylist() == ["0123", "3374"]
+
+
+def test_enums_case_and_space_insensitive():
+    column = get_source("eppgbm").column_map["sex"]
+    typed = parse_enum(pa.array(["l", "PEREMPUAN", "Laki-Laki", "laki - laki", "1.0", "X"]), column)
+    assert typed.values.to_pylist() == ["L", "P", "L", "L", "L", None]
+    assert typed.invalid.to_pylist() == [False] * 5 + [True]
+
+
+def test_pseudonymiser_is_hmac_sha256_of_normalised_text():
+    key = b"k" * 80  # longer than a block: hashed first, as RFC 2104 says
+    hasher = Pseudonymiser(key)
+    expected = hmac.new(key, b"SITI AMINAH", "sha256").hexdigest()
+    assert hasher.digest("SITI AMINAH") == expected
+    hashed = hasher.hash_array(pa.array(["Siti  Aminah", "SITI AMINAH", None]))
+    assert hashed.to_pylist() == [expected, expected, None]
+
+
+# --------------------------------------------------------------------------- header
+
+
+def test_header_below_title_rows():
+    preview = [["REKAP PENGUKURAN"], [None], ["No", "NIK", "JK", "Tgl Lahir", "Tanggal Pengukuran", "Catatan"], ["1", "x"]]
+    header = find_header(preview, get_source("eppgbm"))
+    assert (header.header_row, header.height) == (2, 1)
+    assert {name for name, _ in header.columns.values()} == {"child_key", "sex", "birth_date", "measured_on"}
+    assert header.unmatched == ["No", "Catatan"]
+
+
+def test_two_row_merged_header_joins_group_and_sub_labels():
+    preview = [
+        ["CAPAIAN SPM KESEHATAN TRIWULAN II"],
+        ["No", "Jenis Pelayanan Dasar", "Jumlah", None, "Capaian Mutu Minimal (%)"],
+        [None, None, "Sasaran", "Terlayani", None],
+        ["1", "Pelayanan ibu hamil", "100", "90", "95"],
+    ]
+    header = find_header(preview, get_source("spm_kesehatan"))
+    assert (header.header_row, header.height, header.data_start) == (1, 2, 3)
+    assert header.columns[2] == ("target_count", "Jumlah Sasaran")
+    assert header.columns[3] == ("served_count", "Jumlah Terlayani")
+    assert header.missing_required(get_source("spm_kesehatan")) == []
+
+
+def test_wide_headers_for_unpivot():
+    preview = [["Nama Wilayah", "2020", "2021", "2022"], ["Kota Semarang", "4,34", "4,56", "4,25"]]
+    header = find_header(preview, get_source("bps_poverty"))
+    assert header.wide == {1: "2020", 2: "2021", 3: "2022"}
+
+
+def test_no_header_found():
+    assert find_header([["a", "b"], ["1", "2"]], get_source("eppgbm")) is None
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("3374011001", "33.74.01.1001"),
+        ("33.74.1.1001", "33.74.01.1001"),
+        ("'33.74.01.1001", "33.74.01.1001"),
+        ("3374.0", "33.74"),
+        ("3.374", "33.74"),
+    ],
+)
+def test_code_candidates_repair(raw, expected):
+    assert expected in code_candidates(raw)
+
+
+def test_code_resolution_within_scope():
+    villages = RegionResolver("village", "33.74")
+    assert villages.resolve("3374011001", []) == ("33.74.01.1001", None)
+    assert villages.resolve("33.74.12.1009.0", [])[0] is None  # not a code shape
+    code, reason = villages.resolve("3322012001", [])  # Kabupaten Semarang: outside the file's scope
+    assert code is None and "di luar cakupan" in reason
+    # Kota Semarang has one kecamatan 33.74.1x: '33.74.1' lost a zero, but which one is ambiguous
+    assert RegionResolver("district", "33.74").resolve("33.74.1", [])[0] is None
+    # 33.2 is 33.20 (Jepara) or 33.02 (Banyumas): both exist, so it stays unresolved
+    assert RegionResolver("regency", "33").resolve("33.2", [])[0] is None
+    # a lost zero that only one existing code explains: 33.7 is 33.07 (33.70 does not exist)
+    assert RegionResolver("regency", "33").resolve("33.7", []) == ("33.07", None)
+
+
+def test_name_resolution_with_prefixes_spacing_and_district():
+    villages = RegionResolver("village", "33.74")
+    assert villages.resolve(None, ["KEL. SEKARAN", "Kec. Gunung Pati"]) == ("33.74.12.1009", None)
+    assert villages.resolve(None, ["  miroto ", None]) == ("33.74.01.1001", None)
+    code, reason = villages.resolve(None, ["Antah Berantah", "Mijen"])
+    assert code is None and 'desa/kelurahan "Antah Berantah" tidak ditemukan di Kota Semarang' in reason
+    districts = RegionResolver("district", "33.74")
+    assert districts.resolve(None, ["GUNUNG PATI"]) == ("33.74.12", None)
+    assert districts.resolve(None, ["Kecamatan Semarang Tengah"]) == ("33.74.01", None)
+
+
+def test_regency_names_kota_versus_kabupaten():
+    regencies = RegionResolver("regency", "33")
+    assert regencies.resolve(None, ["Kota Semarang"]) == ("33.74", None)
+    assert regencies.resolve(None, ["Kab. Semarang"]) == ("33.22", None)
+    assert regencies.resolve(None, ["Semarang"])[0] is None  # which one?
+    assert RegionResolver("regency", "33.74").resolve(None, [None]) == ("33.74", None)
+
+
+def test_compact_names():
+    assert compact_name("Kec. Gunung Pati") == compact_name("GUNUNGPATI") == "gunungpati"
+    assert compact_name("KEL. MIROTO") == "miroto"
+
+
+# --------------------------------------------------------------------------- file names
+
+
+def test_sanitised_names_cannot_escape():
+    assert sanitise_file_name("../../etc/passwd") == "passwd"
+    assert sanitise_file_name("..\\..\\eppgbm 3374 (1).xlsx") == "eppgbm_3374_1_.xlsx"
+    assert sanitise_file_name("ë ppgbm;rm -rf.xlsx") == "e_ppgbm_rm_-rf.xlsx"
+    assert sanitise_file_name("...") == "file"
+
+
+def test_period_and_scope_from_file_name():
+    assert identify("eppgbm_3374_2025-03.xlsx", get_source("eppgbm"), "33.74").period == "2025-03"
+    spm = identify("spm_kesehatan_3374_2025_TW2.xlsx", get_source("spm_kesehatan"), "33.74")
+    assert (spm.period, spm.scope) == ("2025-Q2", "33.74")
+    bps = identify("bps_kemiskinan_33_2025.xlsx", get_source("bps_poverty"), "33.74")
+    assert (bps.period, bps.scope) == ("2025", "33")
+    with pytest.raises(FileRejected, match="eppgbm_3374_2025-03"):
+        identify("eppgbm_terbaru.xlsx", get_source("eppgbm"), "33.74")
+    with pytest.raises(FileRejected, match="bulan 13"):
+        identify("eppgbm_3374_2025-13.xlsx", get_source("eppgbm"), "33.74")
+    assert normalise_scope("3374") == "33.74"
+
+
+def test_csv_sniffing():
+    assert sniff_delimiter(["JUDUL", "a;b;c", "1;2,5;3", "4;5;6"]) == (";", 3)
+    assert sniff_delimiter(["a,b", "1,2"]) == (",", 2)
+    assert sniff_delimiter(["a\tb\tc", "1\t2\t3"]) == ("\t", 3)
+    assert decode_text("a;é".encode("utf-16")) == "a;é"
+    assert decode_text("\ufeffa;é".encode()) == "a;é"
+    assert decode_text("a;é".encode("cp1252")) == "a;é"
