@@ -55,9 +55,11 @@ def inbox(settings: Settings, source: str) -> Path:
     return folder
 
 
-def eppgbm_rows() -> list[list]:
+def eppgbm_rows(period: str = "2025-03") -> list[list]:
+    """The children measured within ``period`` (the gate rejects measurements outside the file's month)."""
+    year, month = (int(part) for part in period.split("-"))
     return [
-        [i + 1, nik, name, sex, birth, parent, kec, kel, code, measured, weight, height]
+        [i + 1, nik, name, sex, birth, parent, kec, kel, code, measured.replace(year=year, month=month), weight, height]
         for i, (nik, name, sex, birth, parent, kec, kel, code, measured, weight, height) in enumerate(CHILDREN)
     ]
 

@@ -86,7 +86,7 @@ def test_messy_eppgbm_workbook(home: Settings):
 
 
 def test_lineage_on_every_raw_row(home: Settings):
-    path = write_xlsx(inbox(home, "eppgbm") / "eppgbm_3374_2025-04.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows()]})
+    path = write_xlsx(inbox(home, "eppgbm") / "eppgbm_3374_2025-04.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows("2025-04")]})
     result = ingest_file(path, get_source("eppgbm"), home, run_id="t")
     lineage = _raw(
         home,
@@ -134,14 +134,14 @@ def test_two_row_merged_header_spm(home: Settings):
 
 
 def test_several_sheets_hidden_sheet_skipped_and_sheet_column(home: Settings):
-    first, second = eppgbm_rows()[:2], eppgbm_rows()[2:]
+    first, second = eppgbm_rows("2025-05")[:2], eppgbm_rows("2025-05")[2:]
     path = write_xlsx(
         inbox(home, "eppgbm") / "eppgbm_3374_2025-05.xlsx",
         {
             "Petunjuk": [["Isi data sesuai format"]],
             "Semarang Tengah": [["Judul"], EPPGBM_HEADER, *first],
             "Mijen-Tugu": [EPPGBM_HEADER, *second],
-            "Lama": [EPPGBM_HEADER, *eppgbm_rows()],
+            "Lama": [EPPGBM_HEADER, *eppgbm_rows("2025-05")],
         },
         hidden=("Lama",),
     )
@@ -189,7 +189,7 @@ def test_legacy_xls(home: Settings):
     for col, label in enumerate(EPPGBM_HEADER):
         sheet.write(2, col, label)
     date_style = xlwt.easyxf(num_format_str="dd/mm/yyyy")
-    for r, row in enumerate(eppgbm_rows()):
+    for r, row in enumerate(eppgbm_rows("2025-06")):
         for c, value in enumerate(row):
             if isinstance(value, dt.date):
                 sheet.write(3 + r, c, value, date_style)
@@ -208,7 +208,7 @@ def test_excel_error_cells_reject_their_row(home: Settings):
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Data")
     sheet.write_row(0, 0, EPPGBM_HEADER)
-    for r, row in enumerate(eppgbm_rows()):
+    for r, row in enumerate(eppgbm_rows("2025-07")):
         for c, value in enumerate(row):
             if isinstance(value, dt.date):
                 sheet.write_datetime(r + 1, c, dt.datetime.combine(value, dt.time()), book.add_format({"num_format": "dd/mm/yyyy"}))
@@ -227,7 +227,7 @@ def test_excel_error_cells_reject_their_row(home: Settings):
 
 def test_semicolon_csv_with_bom_and_indonesian_numbers(home: Settings):
     rows = [["DATA E-PPGBM"], EPPGBM_HEADER]
-    for row in eppgbm_rows():
+    for row in eppgbm_rows("2025-08"):
         row = list(row)
         row[1] = f"'{row[1]}"
         row[4] = row[4].strftime("%d/%m/%Y")
@@ -247,7 +247,7 @@ def test_semicolon_csv_with_bom_and_indonesian_numbers(home: Settings):
 @pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
 def test_csv_encodings(home: Settings, encoding: str):
     rows = [EPPGBM_HEADER]
-    for row in eppgbm_rows():
+    for row in eppgbm_rows("2025-09"):
         row = [v.isoformat() if isinstance(v, dt.date) else v for v in row]
         rows.append(row)
     rows[1][2] = "Bëdi Sänt"
@@ -261,7 +261,7 @@ def test_csv_encodings(home: Settings, encoding: str):
 
 
 def test_same_file_twice_loads_once_and_backfill_supersedes(home: Settings):
-    rows = [EPPGBM_HEADER, *eppgbm_rows()]
+    rows = [EPPGBM_HEADER, *eppgbm_rows("2025-10")]
     write_xlsx(inbox(home, "eppgbm") / "eppgbm_3374_2025-10.xlsx", {"Data": rows})
     first = ingest_inbox(home, sources=["eppgbm"], run_id="r1")
     # the agency sends the very same file again
@@ -286,7 +286,7 @@ def test_same_file_twice_loads_once_and_backfill_supersedes(home: Settings):
 
 def test_bad_files_are_quarantined_and_the_rest_still_load(home: Settings, monkeypatch: pytest.MonkeyPatch):
     folder = inbox(home, "eppgbm")
-    good = write_xlsx(folder / "eppgbm_3374_2025-11.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows()]})
+    good = write_xlsx(folder / "eppgbm_3374_2025-11.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows("2025-11")]})
     (folder / "eppgbm_3374_2025-01.xlsx").write_bytes(b"<html><body><table><tr><td>NIK</td></tr></table></body></html>")
     (folder / "eppgbm_3374_2025-02.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 100 + b"not really a zip")
     # an encrypted OOXML package is an OLE2 container holding an 'EncryptedPackage' stream
@@ -301,7 +301,7 @@ def test_bad_files_are_quarantined_and_the_rest_still_load(home: Settings, monke
         archive.writestr("xl/workbook.xml", "<workbook/>")
         archive.writestr("xl/worksheets/sheet1.xml", " " * (40 * 1024 * 1024))
     # the root of the inbox is routed by name
-    root_csv = write_csv(home.inbox / "eppgbm_3374_2025-12.csv", [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows()]])
+    root_csv = write_csv(home.inbox / "eppgbm_3374_2025-12.csv", [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows("2025-12")]])
 
     assert len(discover(home, "eppgbm")) == 8 and not root_csv.exists()
     results = {r.original_name: r for r in ingest_inbox(home, sources=["eppgbm"], run_id="bad")}
@@ -332,7 +332,7 @@ def test_no_personal_data_in_any_table(home: Settings):
     rows[0][4] = "kemarin"  # a rejected row: its values land in ops.rejected_rows
     rows[1][1] = "337401010123"  # a short NIK: rejected, masked
     write_xlsx(inbox(home, "eppgbm") / "eppgbm_3374_2025-03.xlsx", {"Data": [EPPGBM_HEADER, *rows]})
-    write_csv(inbox(home, "eppgbm") / "eppgbm_3374_2025-04.csv", [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows()]])
+    write_csv(inbox(home, "eppgbm") / "eppgbm_3374_2025-04.csv", [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows("2025-04")]])
     results = ingest_inbox(home, sources=["eppgbm"], run_id="pii")
     assert sum(r.rows_loaded for r in results) == 6
     values = list(all_text_in_warehouse(home))
