@@ -31,7 +31,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from extract.registry import load_registry
 from gudang import pipeline
-from gudang.settings import DBT_PROJECT_DIR, WRITER_POOL, get_settings
+from gudang.settings import DBT_PROJECT_DIR, REFERENCE_DIR, WRITER_POOL, get_settings
 
 DBT_MODE = os.environ.get("GUDANG_DBT_MODE", "watcher")
 #: Overridable only so the transform benchmark can run the same DAG on a fixed-size project.
@@ -67,7 +67,12 @@ def dbt_task_group():
         group_id="dbt",
         project_config=ProjectConfig(
             dbt_project_path=DBT_PROJECT,
-            env_vars={"GUDANG_WAREHOUSE": str(settings.warehouse), "GUDANG_HOME": str(settings.home)},
+            env_vars={
+                "GUDANG_WAREHOUSE": str(settings.warehouse),
+                "GUDANG_HOME": str(settings.home),
+                # Cosmos may run a copy of the project elsewhere: the reference CSVs must not be relative
+                "GUDANG_REFERENCE_DIR": str(REFERENCE_DIR),
+            },
         ),
         profile_config=ProfileConfig(
             profile_name="gudang",

@@ -262,7 +262,7 @@ class _Load:
                 continue
             failed_rows.add(failure.row_index)
             row = frame.loc[failure.row_index]
-            sheet, source_row = row["_sheet"], int(row["_source_row"])
+            sheet, source_row = _as_text(row["_sheet"]), int(row["_source_row"])
             column = failure.column
             value = None
             if column and column in frame.columns:

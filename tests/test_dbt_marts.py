@@ -451,15 +451,21 @@ class WhoLms:
         self.wfh = table("wfhanthro.txt", "height")
 
     @staticmethod
-    def _z(y: float, l: float, m: float, s: float) -> float:
-        return math.log(y / m) / s if l == 0 else ((y / m) ** l - 1) / (l * s)
+    def lms_z(y: float, power: float, median: float, cv: float) -> float:
+        if power == 0:
+            return math.log(y / median) / cv
+        return ((y / median) ** power - 1) / (power * cv)
+
+    @staticmethod
+    def sd(k: float, power: float, median: float, cv: float) -> float:
+        return median * (1 + power * cv * k) ** (1 / power)
 
     @classmethod
-    def _z_restricted(cls, y: float, l: float, m: float, s: float) -> float:
+    def lms_z_restricted(cls, y: float, *lms: float) -> float:
         def sd(k: float) -> float:
-            return m * (1 + l * s * k) ** (1 / l)
+            return cls.sd(k, *lms)
 
-        z = cls._z(y, l, m, s)
+        z = cls.lms_z(y, *lms)
         if z > 3:
             return 3 + (y - sd(3)) / (sd(3) - sd(2))
         if z < -3:
@@ -487,10 +493,10 @@ class WhoLms:
             height = height + 0.7
         elif age_days >= 731 and method == "recumbent":
             height = height - 0.7
-        haz = self._z(height, *self.hfa[(sex_code, float(age_days))])
-        waz = self._z_restricted(weight, *self.wfa[(sex_code, float(age_days))])
+        haz = self.lms_z(height, *self.hfa[(sex_code, float(age_days))])
+        waz = self.lms_z_restricted(weight, *self.wfa[(sex_code, float(age_days))])
         lms = self._interpolated(self.wfl if age_days < 731 else self.wfh, sex_code, height)
-        whz = self._z_restricted(weight, *lms) if lms else None
+        whz = self.lms_z_restricted(weight, *lms) if lms else None
         return haz, waz, whz
 
 
@@ -568,25 +574,21 @@ def test_length_height_switch_at_731_days(built, who):
     assert _edge(built, "age731_standing").height_adjusted_cm == pytest.approx(85.0)
     lying_731 = _edge(built, "age731_lying")
     assert lying_731.height_adjusted_cm == pytest.approx(84.3)
-    l, m, s = who.wfh[(2, 84.3)]
-    assert lying_731.whz == pytest.approx(((11.5 / m) ** l - 1) / (l * s), abs=1e-6)
-    l, m, s = who.wfl[(1, 85.7)]
-    assert standing_730.whz == pytest.approx(((11.5 / m) ** l - 1) / (l * s), abs=1e-6)
+    assert lying_731.whz == pytest.approx(who.lms_z(11.5, *who.wfh[(2, 84.3)]), abs=1e-6)
+    assert standing_730.whz == pytest.approx(who.lms_z(11.5, *who.wfl[(1, 85.7)]), abs=1e-6)
     assert standing_730.height_cm == 85.0  # as recorded
 
 
 def test_restricted_rule_beyond_three_sd_for_weight_only(built, who):
     heavy, light = _edge(built, "heavy"), _edge(built, "light")
     assert heavy.waz > 3 and heavy.whz > 3 and light.waz < -3 and light.whz < -3
-    l, m, s = who.wfa[(1, 400.0)]
-    sd3, sd2 = m * (1 + 3 * l * s) ** (1 / l), m * (1 + 2 * l * s) ** (1 / l)
+    lms = who.wfa[(1, 400.0)]
+    sd3, sd2 = who.sd(3, *lms), who.sd(2, *lms)
     assert heavy.waz == pytest.approx(3 + (16.0 - sd3) / (sd3 - sd2), abs=1e-6)
-    unrestricted = ((16.0 / m) ** l - 1) / (l * s)
-    assert abs(heavy.waz - unrestricted) > 0.05  # the rule matters here
+    assert abs(heavy.waz - who.lms_z(16.0, *lms)) > 0.05  # the rule matters here
     # HAZ is never restricted: the implausible child keeps the raw LMS value
     implausible = _edge(built, "implausible")
-    l, m, s = who.hfa[(1, 500.0)]
-    assert implausible.haz == pytest.approx(((50.0 / m) ** l - 1) / (l * s), abs=1e-6)
+    assert implausible.haz == pytest.approx(who.lms_z(50.0, *who.hfa[(1, 500.0)]), abs=1e-6)
     assert implausible.haz < -6 and implausible.haz_implausible and pd.isna(implausible.stunted)
 
 
@@ -600,8 +602,8 @@ def test_zscores_only_under_60_months(built):
 def test_interpolation_between_tenth_cm_rows(built, who):
     row = _edge(built, "interpolated")
     low, high = who.wfl[(2, 80.0)], who.wfl[(2, 80.1)]
-    l, m, s = (a + 0.5 * (b - a) for a, b in zip(low, high, strict=True))
-    assert row.whz == pytest.approx(((10.2 / m) ** l - 1) / (l * s), abs=1e-6)
+    halfway = [a + 0.5 * (b - a) for a, b in zip(low, high, strict=True)]
+    assert row.whz == pytest.approx(who.lms_z(10.2, *halfway), abs=1e-6)
 
 
 def test_superseded_revision_is_gone_and_reported_zscores_kept(built):

@@ -123,10 +123,14 @@ def test_headers_use_registry_aliases(kota):
             # horizontal merge's text in its first cell only, so carry it right over the merged cells
             if len(rows) == 2:
                 rows = rows.copy()
-                rows.iloc[0] = rows.iloc[0].where(rows.iloc[0] != "").ffill().where(rows.iloc[1] != "", rows.iloc[0])
+                rows.iloc[0] = (
+                    rows.iloc[0].where(rows.iloc[0] != "").ffill().where(rows.iloc[1] != "", rows.iloc[0])
+                )
             labels = [" ".join(t for t in rows[c] if isinstance(t, str) and t).strip() for c in rows.columns]
             matched = {label.lower() for label in labels} & known
-            wide = [label for label in labels if spec.unpivot and re.search(spec.unpivot.header_pattern, label)]
+            wide = [
+                label for label in labels if spec.unpivot and re.search(spec.unpivot.header_pattern, label)
+            ]
             assert len(matched) + len(wide) >= 3, (f["path"], labels)
             required = [c for c in spec.columns if c.required and c.aliases]
             assert all(any(a.lower() in matched for a in c.aliases) for c in required), (f["path"], labels)

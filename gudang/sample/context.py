@@ -26,7 +26,9 @@ class Context:
     province: bool = False
     files: list[dict[str, Any]] = field(default_factory=list)
     truth: dict[str, Any] = field(default_factory=dict)
-    pii: dict[str, list[str]] = field(default_factory=lambda: {"nik": [], "no_kk": [], "names": [], "phones": []})
+    pii: dict[str, list[str]] = field(
+        default_factory=lambda: {"nik": [], "no_kk": [], "names": [], "phones": []}
+    )
     eppgbm_truth: list[pd.DataFrame] = field(default_factory=list)
     #: shared intermediate results between sources of one kab/kota (e.g. population for SPM targets)
     cache: dict[str, Any] = field(default_factory=dict)
@@ -44,9 +46,15 @@ class Context:
         return self.out / source / file_name
 
     def record(self, path: Path, source: str, period: str, sheets: list[Sheet], *, scope: str | None = None,
-               **extra: Any) -> None:  # fmt: skip
-        """Add a written file to the manifest: its data sheets' truth, aggregated."""
-        data_sheets = [s.truth() | ({"sheet": None} if path.suffix == ".csv" else {}) for s in sheets if not s.ignored]
+               values_per_row: int | None = None, **extra: Any) -> None:  # fmt: skip
+        """Add a written file to the manifest: its data sheets' truth, aggregated.
+
+        ``values_per_row``: for wide sources that the registry unpivots (a year or an age group per
+        column), how many long raw rows each sheet row becomes.
+        """
+        data_sheets = [
+            s.truth() | ({"sheet": None} if path.suffix == ".csv" else {}) for s in sheets if not s.ignored
+        ]
         self.files.append(
             {
                 "path": path.relative_to(self.out).as_posix(),
@@ -65,6 +73,13 @@ class Context:
                 **extra,
             }
         )
+        if values_per_row:
+            entry = self.files[-1]
+            entry["values_per_row"] = values_per_row
+            entry["expected_loaded_values"] = entry["expected_loaded"] * values_per_row
+            entry["expected_rejected_values"] = (
+                len(entry["expected_rejected"]) + len(entry["total_rows"])
+            ) * values_per_row
 
     def add_pii(self, kind: str, values) -> None:
         self.pii[kind].extend(str(v) for v in values)

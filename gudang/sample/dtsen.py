@@ -52,13 +52,21 @@ def _individuals(ctx: Context, families: pd.DataFrame, rng: np.random.Generator)
     member = fam.groupby("family_id").cumcount().to_numpy()
     n = len(fam)
     role = np.select([member == 0, member == 1], ["Kepala Keluarga", "Istri"], "Anak")
-    role = np.where((member >= 3) & (rng.random(n) < 0.12), rng.choice(["Famili Lain", "Orang Tua", "Cucu"], n), role)
+    role = np.where(
+        (member >= 3) & (rng.random(n) < 0.12), rng.choice(["Famili Lain", "Orang Tua", "Cucu"], n), role
+    )
     head_male = rng.random(n) < 0.85
-    sex = np.where(member == 0, np.where(head_male, "L", "P"), np.where(member == 1, "P", np.where(rng.random(n) < 0.5, "L", "P")))
+    sex = np.where(
+        member == 0,
+        np.where(head_male, "L", "P"),
+        np.where(member == 1, "P", np.where(rng.random(n) < 0.5, "L", "P")),
+    )
     role = np.where((member == 1) & ~head_male, "Suami", role)
     sex = np.where((member == 1) & ~head_male, "L", sex)
     age_years = np.where(member <= 1, rng.integers(22, 75, n), rng.integers(0, 30, n))
-    birth = np.datetime64("2026-06-30", "D") - (age_years * 365.25 + rng.integers(0, 365, n)).astype(int).astype("timedelta64[D]")
+    birth = np.datetime64("2026-06-30", "D") - (age_years * 365.25 + rng.integers(0, 365, n)).astype(
+        int
+    ).astype("timedelta64[D]")
     v = villages.iloc[fam.village_idx.to_numpy()]
     district6 = v.district_code.str.replace(".", "", regex=False).astype(np.int64).to_numpy()
     birth_days = (birth - EPOCH).astype(int)
@@ -91,7 +99,9 @@ def generate(ctx: Context) -> None:
     everyone = _individuals(ctx, pd.concat([first, newcomers], ignore_index=True), rng)
     later = first[rng.random(len(first)) < 0.97].copy()
     moved = rng.random(len(later)) < 0.05
-    later.loc[moved, "decile"] = np.clip(later.loc[moved, "decile"] + rng.choice([-1, 1], int(moved.sum())), 1, 10)
+    later.loc[moved, "decile"] = np.clip(
+        later.loc[moved, "decile"] + rng.choice([-1, 1], int(moved.sum())), 1, 10
+    )
     later = pd.concat([later, newcomers], ignore_index=True)
     ctx.add_pii("nik", everyone.nik)
     ctx.add_pii("no_kk", everyone.kk.unique())
@@ -102,7 +112,9 @@ def generate(ctx: Context) -> None:
         state = families.set_index("family_id")[["decile", "pkh", "bpnt", "pbi"]]
         people = everyone[everyone.family_id.isin(state.index)].drop(columns=["decile", "pkh", "bpnt", "pbi"])
         people = people.join(state, on="family_id")
-        people = people.sort_values(["village_code", "family_id", "member"], kind="stable").reset_index(drop=True)
+        people = people.sort_values(["village_code", "family_id", "member"], kind="stable").reset_index(
+            drop=True
+        )
         _write(ctx, people, year, quarter, variant, ctx.rng(SOURCE, year, quarter), truth)
 
 
@@ -134,7 +146,9 @@ def _write(ctx: Context, p: pd.DataFrame, year: int, quarter: int, variant: int,
         if k % 2 == 0:
             cols["village_code"][row] = ctx.regency.digits + "991999"
             cols["village_name"][row] = "SUKAMAKMUR JAYA"
-            defects[int(row)] = Defect(header[COLUMNS.index("village_code")], "unknown_village", cols["village_code"][row])
+            defects[int(row)] = Defect(
+                header[COLUMNS.index("village_code")], "unknown_village", cols["village_code"][row]
+            )
         else:
             text = f"{float(cols['person_key'][row]):.5E}".replace("E+0", "E+")
             cols["person_key"][row] = text
@@ -152,6 +166,8 @@ def _write(ctx: Context, p: pd.DataFrame, year: int, quarter: int, variant: int,
         "families": int(loaded.family_id.nunique()),
         "individuals_by_decile": {int(d): int(v) for d, v in loaded.groupby("decile").size().items()},
         "individuals_by_village": {c: int(v) for c, v in loaded.groupby("village_code").size().items()},
-        "desil_1_4_by_village": {c: int(v) for c, v in loaded[loaded.decile <= 4].groupby("village_code").size().items()},
+        "desil_1_4_by_village": {
+            c: int(v) for c, v in loaded[loaded.decile <= 4].groupby("village_code").size().items()
+        },
         "pkh_individuals": int(loaded.pkh.sum()),
     }

@@ -9,7 +9,6 @@ are measured in the wrong position (standing under two years, lying from two yea
 
 from __future__ import annotations
 
-import datetime as dt
 from statistics import NormalDist
 
 import numpy as np
@@ -43,8 +42,28 @@ COLUMNS = [
     "status_wfa_reported", "zscore_wfa_reported", "status_hfa_reported", "zscore_hfa_reported",
     "status_wfh_reported", "zscore_wfh_reported",
 ]  # fmt: skip
-POSYANDU = "Melati Mawar Anggrek Kenanga Dahlia Flamboyan Cempaka Teratai Seruni Bougenville".split()
-STREETS = "Jl. Merpati|Jl. Kenari|Gg. Mawar|Jl. Pemuda|Jl. Kartini|Gg. Masjid|Jl. Cendana|Jl. Sawo".split("|")
+POSYANDU = [
+    "Melati",
+    "Mawar",
+    "Anggrek",
+    "Kenanga",
+    "Dahlia",
+    "Flamboyan",
+    "Cempaka",
+    "Teratai",
+    "Seruni",
+    "Bougenville",
+]
+STREETS = [
+    "Jl. Merpati",
+    "Jl. Kenari",
+    "Gg. Mawar",
+    "Jl. Pemuda",
+    "Jl. Kartini",
+    "Gg. Masjid",
+    "Jl. Cendana",
+    "Jl. Sawo",
+]
 SEX_STYLES = [("L", "P"), ("Laki-laki", "Perempuan"), ("1", "2"), ("Laki - Laki", "Perempuan")]
 METHOD_STYLES = [("Berdiri", "Terlentang"), ("Berdiri", "Telentang"), ("Berdiri", "Berbaring")]
 DEFECT_ROTATION = ["unknown_village", "impossible_date", "absurd_height", "text_in_number"]
@@ -79,7 +98,9 @@ def age_text(birth: np.ndarray, measured: np.ndarray) -> np.ndarray:
     anniv = anniv_month.astype("datetime64[D]") + np.minimum(bd, month_len) - 1
     days = (measured - anniv).astype(int)
     y, m = months // 12, months % 12
-    return (y.astype(str).astype(object) + " Tahun - " + m.astype(str) + " Bulan - " + days.astype(str) + " Hari")
+    return (
+        y.astype(str).astype(object) + " Tahun - " + m.astype(str) + " Bulan - " + days.astype(str) + " Hari"
+    )
 
 
 def draw_children(ctx: Context, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -134,7 +155,9 @@ def draw_measurements(children: pd.DataFrame, rng: np.random.Generator) -> pd.Da
         eligible = (age >= 14) & (age <= MAX_AGE_DAYS)
         chosen = eligible & ((month in WEIGHING_MONTHS) | (rng.random(len(children)) < OTHER_MONTH_SHARE))
         idx = np.flatnonzero(chosen)
-        frames.append(pd.DataFrame({"child": idx, "month": month, "measured": measured[idx], "age_days": age[idx]}))
+        frames.append(
+            pd.DataFrame({"child": idx, "month": month, "measured": measured[idx], "age_days": age[idx]})
+        )
     m = pd.concat(frames, ignore_index=True)
     n = len(m)
     c = children.iloc[m.child.to_numpy()].reset_index(drop=True)
@@ -145,7 +168,9 @@ def draw_measurements(children: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     young = age < who.HEIGHT_FROM_DAYS
     wrong = rng.random(n) < WRONG_POSITION_SHARE
     standing = young == wrong  # young children lie unless wrong; older stand unless wrong
-    recorded_height = np.round(size - np.where(young & standing, 0.7, 0) + np.where(~young & ~standing, 0.7, 0), 1)
+    recorded_height = np.round(
+        size - np.where(young & standing, 0.7, 0) + np.where(~young & ~standing, 0.7, 0), 1
+    )
     whz = np.clip(c.whz_child.to_numpy() + rng.normal(0, 0.2, n), -4, 4)
     weight = np.round(who.value_at_z(who.weight_for_size_lms(sex12, age, size), whz), 1)
     muac = np.where(age >= 183, np.round(rng.normal(14.8, 0.7, n) + 0.4 * whz, 1), np.nan)
@@ -216,7 +241,8 @@ def _columns_for_month(ctx: Context, children: pd.DataFrame, m: pd.DataFrame, mo
         ),
         "puskesmas": ("Puskesmas " + c.district_name).to_numpy(),
         "village_code": np.array(
-            [mangle_village_code(code, "digits" if variant % 2 else "half") for code in c.village_code], dtype=object
+            [mangle_village_code(code, "digits" if variant % 2 else "half") for code in c.village_code],
+            dtype=object,
         ),
         "village_name": np.array(
             [vary_name(v, s, "Kel") for v, s in zip(c.village_name, village_style, strict=True)], dtype=object

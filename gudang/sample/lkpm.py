@@ -26,8 +26,7 @@ KBLI_SECTOR = {
     "46100": 19, "47111": 19, "45201": 19, "55110": 20, "56101": 20, "49431": 21, "52101": 21,
     "61100": 21, "68111": 22, "68200": 22, "62019": 23, "64121": 23, "70209": 23, "85499": 23, "86103": 23,
 }  # fmt: skip
-COMPANY_WORDS = ("Sinar Jaya Abadi Makmur Sentosa Mitra Karya Prima Utama Nusantara Cipta Mandiri Sejahtera "
-                 "Global Indo Mega Agung Bumi Lestari Tirta Surya Persada Perkasa Semesta Baru").split()  # fmt: skip
+COMPANY_WORDS = ["Sinar", "Jaya", "Abadi", "Makmur", "Sentosa", "Mitra", "Karya", "Prima", "Utama", "Nusantara", "Cipta", "Mandiri", "Sejahtera", "Global", "Indo", "Mega", "Agung", "Bumi", "Lestari", "Tirta", "Surya", "Persada", "Perkasa", "Semesta", "Baru"]  # fmt: skip
 STATUS = ["Disetujui", "Perlu Perbaikan", "Ditolak"]
 
 
@@ -76,15 +75,19 @@ def generate(ctx: Context) -> None:
         as_text = file_no % 3 == 1
         idr_header = "Nilai Investasi (Rp Miliar)" if miliar else ["Nilai Investasi (Rp Juta)", "Realisasi (Rp Juta)",
                                                                    "Investasi (Rp Juta)"][file_no % 3]  # fmt: skip
-        usd_header = ["Nilai Investasi (US$ Ribu)", "Realisasi (US$ Ribu)", "Investasi (US$ Ribu)"][file_no % 3]
+        usd_header = ["Nilai Investasi (US$ Ribu)", "Realisasi (US$ Ribu)", "Investasi (US$ Ribu)"][
+            file_no % 3
+        ]
         header = ["No", "No. LKPM", "NIB", "Nama Perusahaan", "Nama Penanggung Jawab", "No. Telp",
                   ["Status PM", "PMA/PMDN", "Status Penanaman Modal"][file_no % 3], "KBLI",
                   "Bidang Usaha", "Kecamatan", usd_header, idr_header, ["TKI", "Jumlah TKI"][file_no % 2],
                   ["TKA", "Jumlah TKA"][file_no % 2], "Status Laporan"]  # fmt: skip
         sheet = Sheet(
             name=f"TW {QUARTER_ROMAN[quarter]} {year}",
-            title_rows=["REKAPITULASI REALISASI INVESTASI BERDASARKAN LKPM",
-                        f"{ctx.regency.name.upper()} TRIWULAN {QUARTER_ROMAN[quarter]} TAHUN {year}"],  # fmt: skip
+            title_rows=[
+                "REKAPITULASI REALISASI INVESTASI BERDASARKAN LKPM",
+                f"{ctx.regency.name.upper()} TRIWULAN {QUARTER_ROMAN[quarter]} TAHUN {year}",
+            ],  # fmt: skip
             header_rows=[header],
         )
         district_style = np.array(["plain", "upper", "prefix", "lower", "PREFIX", "spaces"], dtype=object)[

@@ -71,7 +71,9 @@ def generate(
         fgt = {k: v for r in results.values() for k, v in r["fgt"].items()}
         series_entry, series_truth = poverty.write_series(out, seed, scope[:2], fgt)
         progress.advance(series_task)
-    return _write_manifest(out, manifest_path, seed, scale, scope, size, codes, results, series_entry, series_truth)
+    return _write_manifest(
+        out, manifest_path, seed, scale, scope, size, codes, results, series_entry, series_truth
+    )
 
 
 def _regency_job(out: Path, seed: int, code: str, size: float, province: bool, tick=None) -> dict[str, Any]:
@@ -90,7 +92,9 @@ def _regency_job(out: Path, seed: int, code: str, size: float, province: bool, t
             "fgt": ctx.cache.get("fgt", {})}  # fmt: skip
 
 
-def _write_manifest(out, manifest_path, seed, scale, scope, size, codes, results, series_entry, series_truth) -> Path:
+def _write_manifest(
+    out, manifest_path, seed, scale, scope, size, codes, results, series_entry, series_truth
+) -> Path:
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     truth_csv = manifest_path.parent / TRUTH_CSV
     parts = [Path(results[c]["truth_csv"]) for c in codes]
@@ -122,7 +126,8 @@ def _write_manifest(out, manifest_path, seed, scale, scope, size, codes, results
         "truth_eppgbm_csv": TRUTH_CSV,
         "conventions": {
             "row": "1-based spreadsheet row (xlsx/xls) or line number (CSV, header = line 1)",
-            "rows_read": "data_rows + total_rows (+ note_rows if the extractor counts them) per file",
+            "rows_read": "data_rows + total_rows per file (sheet rows); for unpivoted sources (values_per_row) "
+            "the raw table counts long rows: expected_loaded_values / expected_rejected_values",
             "expected_rejected": "deliberate defects; each must appear in ops.rejected_rows",
             "total_rows": "JUMLAH/TOTAL/region rows: skipped (severity skip), never loaded",
         },

@@ -5,26 +5,155 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MALE = (
-    "Muhammad Ahmad Budi Agus Andi Bagus Dimas Eko Fajar Gilang Hendra Irfan Joko Kurniawan Lukman "
-    "Rizky Yusuf Arif Bayu Dwi Fikri Galih Hadi Ilham Rafi Satria Teguh Wahyu Yoga Zaki Aditya Bima "
-    "Danu Raka Haris Farhan Naufal Reza Slamet Sugeng"
-).split()
-FEMALE = (
-    "Siti Dewi Sri Putri Ayu Aisyah Anisa Bunga Citra Dinda Eka Fitri Indah Kartika Lestari Maya Nur "
-    "Rina Sari Tika Wulan Yuni Zahra Aulia Nabila Salsabila Kirana Laras Ratna Endah Puji Umi Retno "
-    "Galuh Khansa Alya Nadia Hana Intan"
-).split()
-MIDDLE = (
-    "Adi Ari Nugroho Putra Dwi Tri Eka Rahma Nur Indra Budi Sekar Kusuma Wijaya Cahya Bintang Surya Dewi "
-    "Ayu Fitri"
-).split()
-FAMILY = (
-    "Santoso Wibowo Saputra Prasetyo Hidayat Setiawan Nugraha Pratama Kurniasih Lestari Susanto Purnomo "
-    "Handayani Wahyuni Rahayu Firmansyah Maulana Ramadhan Hakim Syahputra Utomo Haryanto Sulistyo "
-    "Suryani Widodo Permana Gunawan Hartono Sutrisno Wijayanti Puspitasari Anggraini Kusumawati "
-    "Setyowati Mulyadi Rohman Fauzi Subekti Darmawan Sasongko Suharto Raharjo"
-).split()
+MALE = [
+    "Muhammad",
+    "Ahmad",
+    "Budi",
+    "Agus",
+    "Andi",
+    "Bagus",
+    "Dimas",
+    "Eko",
+    "Fajar",
+    "Gilang",
+    "Hendra",
+    "Irfan",
+    "Joko",
+    "Kurniawan",
+    "Lukman",
+    "Rizky",
+    "Yusuf",
+    "Arif",
+    "Bayu",
+    "Dwi",
+    "Fikri",
+    "Galih",
+    "Hadi",
+    "Ilham",
+    "Rafi",
+    "Satria",
+    "Teguh",
+    "Wahyu",
+    "Yoga",
+    "Zaki",
+    "Aditya",
+    "Bima",
+    "Danu",
+    "Raka",
+    "Haris",
+    "Farhan",
+    "Naufal",
+    "Reza",
+    "Slamet",
+    "Sugeng",
+]
+FEMALE = [
+    "Siti",
+    "Dewi",
+    "Sri",
+    "Putri",
+    "Ayu",
+    "Aisyah",
+    "Anisa",
+    "Bunga",
+    "Citra",
+    "Dinda",
+    "Eka",
+    "Fitri",
+    "Indah",
+    "Kartika",
+    "Lestari",
+    "Maya",
+    "Nur",
+    "Rina",
+    "Sari",
+    "Tika",
+    "Wulan",
+    "Yuni",
+    "Zahra",
+    "Aulia",
+    "Nabila",
+    "Salsabila",
+    "Kirana",
+    "Laras",
+    "Ratna",
+    "Endah",
+    "Puji",
+    "Umi",
+    "Retno",
+    "Galuh",
+    "Khansa",
+    "Alya",
+    "Nadia",
+    "Hana",
+    "Intan",
+]
+MIDDLE = [
+    "Adi",
+    "Ari",
+    "Nugroho",
+    "Putra",
+    "Dwi",
+    "Tri",
+    "Eka",
+    "Rahma",
+    "Nur",
+    "Indra",
+    "Budi",
+    "Sekar",
+    "Kusuma",
+    "Wijaya",
+    "Cahya",
+    "Bintang",
+    "Surya",
+    "Dewi",
+    "Ayu",
+    "Fitri",
+]
+FAMILY = [
+    "Santoso",
+    "Wibowo",
+    "Saputra",
+    "Prasetyo",
+    "Hidayat",
+    "Setiawan",
+    "Nugraha",
+    "Pratama",
+    "Kurniasih",
+    "Lestari",
+    "Susanto",
+    "Purnomo",
+    "Handayani",
+    "Wahyuni",
+    "Rahayu",
+    "Firmansyah",
+    "Maulana",
+    "Ramadhan",
+    "Hakim",
+    "Syahputra",
+    "Utomo",
+    "Haryanto",
+    "Sulistyo",
+    "Suryani",
+    "Widodo",
+    "Permana",
+    "Gunawan",
+    "Hartono",
+    "Sutrisno",
+    "Wijayanti",
+    "Puspitasari",
+    "Anggraini",
+    "Kusumawati",
+    "Setyowati",
+    "Mulyadi",
+    "Rohman",
+    "Fauzi",
+    "Subekti",
+    "Darmawan",
+    "Sasongko",
+    "Suharto",
+    "Raharjo",
+]
 
 
 def names(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:

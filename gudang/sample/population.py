@@ -28,13 +28,21 @@ def village_population(ctx: Context) -> pd.DataFrame:
     total = np.where(kelurahan, rng.normal(9600, 3500, len(villages)).clip(2500, 30000),
                      rng.normal(4300, 1800, len(villages)).clip(900, 15000))  # fmt: skip
     shares = rng.dirichlet(AGE_SHARES * 60, len(villages))
-    male_share = np.clip(rng.normal(0.5, 0.01, (len(villages), len(AGE_GROUPS))) - np.linspace(0, 0.06, 16), 0.3, 0.6)
+    male_share = np.clip(
+        rng.normal(0.5, 0.01, (len(villages), len(AGE_GROUPS))) - np.linspace(0, 0.06, 16), 0.3, 0.6
+    )
     counts = np.round(total[:, None] * shares)
     male = np.round(counts * male_share).astype(np.int64)
     female = counts.astype(np.int64) - male
     frames = [
-        pd.DataFrame({"village_code": np.repeat(villages.code.to_numpy(), 16), "sex": sex,
-                      "age_group": np.tile(AGE_GROUPS, len(villages)), "population": values.ravel()})  # fmt: skip
+        pd.DataFrame(
+            {
+                "village_code": np.repeat(villages.code.to_numpy(), 16),
+                "sex": sex,
+                "age_group": np.tile(AGE_GROUPS, len(villages)),
+                "population": values.ravel(),
+            }
+        )  # fmt: skip
         for sex, values in (("L", male), ("P", female))
     ]
     frame = pd.concat(frames, ignore_index=True)
@@ -45,7 +53,9 @@ def village_population(ctx: Context) -> pd.DataFrame:
 def generate(ctx: Context) -> None:
     pop = village_population(ctx)
     rng = ctx.rng(SOURCE, 1)
-    wide = pop.pivot_table(index=["village_code", "sex"], columns="age_group", values="population", aggfunc="sum")
+    wide = pop.pivot_table(
+        index=["village_code", "sex"], columns="age_group", values="population", aggfunc="sum"
+    )
     wide = wide[AGE_GROUPS].reset_index()
     villages = ctx.regency.villages.set_index("code")
     columns = ["village_code", "district_name", "village_name", "sex"]
@@ -53,14 +63,18 @@ def generate(ctx: Context) -> None:
     period = f"{YEAR}-S{SEMESTER}"
     sheet = Sheet(
         name=f"Semester {SEMESTER} {YEAR}",
-        title_rows=["JUMLAH PENDUDUK MENURUT DESA/KELURAHAN, KELOMPOK UMUR DAN JENIS KELAMIN",
-                    f"{ctx.regency.name.upper()} - SEMESTER {'I' if SEMESTER == 1 else 'II'} TAHUN {YEAR}"],  # fmt: skip
+        title_rows=[
+            "JUMLAH PENDUDUK MENURUT DESA/KELURAHAN, KELOMPOK UMUR DAN JENIS KELAMIN",
+            f"{ctx.regency.name.upper()} - SEMESTER {'I' if SEMESTER == 1 else 'II'} TAHUN {YEAR}",
+        ],  # fmt: skip
         header_rows=[header],
     )
     text_district = ctx.regency.districts.code.iloc[len(ctx.regency.districts) // 2]
     bad_after = rng.integers(0, len(wide) // 2)
     number = 0
-    for district_code, district_name in zip(ctx.regency.districts.code, ctx.regency.districts.name, strict=True):
+    for district_code, district_name in zip(
+        ctx.regency.districts.code, ctx.regency.districts.name, strict=True
+    ):
         part = wide[wide.village_code.str.startswith(district_code + ".")]
         as_text = district_code == text_district  # this kecamatan's clerk typed numbers as text
         for row in part.itertuples(index=False):
@@ -89,7 +103,7 @@ def generate(ctx: Context) -> None:
     sheet.note(f"Sumber: Data Kependudukan Bersih (DKB) Semester {SEMESTER} Tahun {YEAR}")
     path = ctx.path(SOURCE, f"{SOURCE}_{ctx.regency.digits}_{YEAR}_S{SEMESTER}.xlsx")
     write_xlsx(path, [sheet], author="Disdukcapil")
-    ctx.record(path, SOURCE, period, [sheet], age_groups=len(AGE_GROUPS))
+    ctx.record(path, SOURCE, period, [sheet], values_per_row=len(AGE_GROUPS))
     by_village = pop.groupby("village_code").population.sum()
     ctx.truth.setdefault(SOURCE, {})[period] = {
         "total": int(pop.population.sum()),

@@ -31,8 +31,16 @@ KNOWN_P0 = {"33.74": 4.0, "33.73": 4.6, "33.72": 8.4, "33.71": 6.5, "33.07": 15.
 #: percentage-point shift against 2025, per 10% of P0 (COVID bump in 2020-2021)
 YEAR_SHIFT = {2019: 0.9, 2020: 1.2, 2021: 1.5, 2022: 0.9, 2023: 0.6, 2024: 0.3, 2025: 0.0}
 SHEETS = [
-    ("poverty_line_rp", "Garis Kemiskinan (Rp)", "Garis Kemiskinan (Rupiah/Kapita/Bulan) Menurut Kabupaten/Kota"),
-    ("poor_population", "Jumlah Penduduk Miskin", "Jumlah Penduduk Miskin (Ribu Jiwa) Menurut Kabupaten/Kota"),
+    (
+        "poverty_line_rp",
+        "Garis Kemiskinan (Rp)",
+        "Garis Kemiskinan (Rupiah/Kapita/Bulan) Menurut Kabupaten/Kota",
+    ),
+    (
+        "poor_population",
+        "Jumlah Penduduk Miskin",
+        "Jumlah Penduduk Miskin (Ribu Jiwa) Menurut Kabupaten/Kota",
+    ),
     ("p0_pct", "Persentase Penduduk Miskin", "Persentase Penduduk Miskin (P0) Menurut Kabupaten/Kota"),
     ("p1", "Indeks Kedalaman Kemiskinan", "Indeks Kedalaman Kemiskinan (P1) Menurut Kabupaten/Kota"),
     ("p2", "Indeks Keparahan Kemiskinan", "Indeks Keparahan Kemiskinan (P2) Menurut Kabupaten/Kota"),
@@ -42,14 +50,20 @@ SHEETS = [
 @cache
 def series(seed: int, province_code: str) -> pd.DataFrame:
     """One row per kab/kota and year: poverty_line_rp, population (ribu), p0_pct, p1, p2, poor (ribu)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, int(province_code), zlib.crc32(SOURCE.encode())]))
+    rng = np.random.default_rng(
+        np.random.SeedSequence([seed, int(province_code), zlib.crc32(SOURCE.encode())])
+    )
     regencies = _tables()[1]
     regencies = regencies[regencies.province_code == province_code].sort_values("code")
     rows = []
     for code, name in zip(regencies.code, regencies.name, strict=True):
         city = name.startswith("Kota ")
         p0_2025 = KNOWN_P0.get(code, rng.uniform(7, 13.5))
-        gk_2025 = (650_000 if code == "33.74" else rng.uniform(560_000, 640_000)) if city else rng.uniform(420_000, 560_000)
+        gk_2025 = (
+            (650_000 if code == "33.74" else rng.uniform(560_000, 640_000))
+            if city
+            else rng.uniform(420_000, 560_000)
+        )
         population = rng.uniform(120, 350) if city else rng.uniform(550, 2000)
         if code == "33.74":
             population = 1700.0
@@ -171,8 +185,10 @@ def write_series(out: Path, seed: int, province_code: str, fgt_overrides: dict[t
             short = name.removeprefix("Kabupaten ")
             label = f"Kab. {short}" if name.startswith("Kabupaten ") and short in kota_names else short
             sheet.data([label, *[wide.loc[code, y].item() for y in SERIES_YEARS]])
-        sheet.total([province_name.upper(), *[province.loc[y, indicator].item() for y in SERIES_YEARS]],
-                    province_name.upper())
+        sheet.total(
+            [province_name.upper(), *[province.loc[y, indicator].item() for y in SERIES_YEARS]],
+            province_name.upper(),
+        )
         sheet.blank()
         sheet.note("Sumber: BPS, Survei Sosial Ekonomi Nasional (Susenas) Maret")
         sheets.append(sheet)
@@ -180,7 +196,15 @@ def write_series(out: Path, seed: int, province_code: str, fgt_overrides: dict[t
     path = out / SOURCE / f"bps_kemiskinan_{province_code}_{latest}.xlsx"
     write_xlsx(path, sheets, author="BPS")
     entry_ctx = Context(out=out, seed=seed, regency=None)  # type: ignore[arg-type]
-    entry_ctx.record(path, SOURCE, str(latest), sheets, scope=province_code, poor_population_unit="ribu jiwa")
+    entry_ctx.record(
+        path,
+        SOURCE,
+        str(latest),
+        sheets,
+        scope=province_code,
+        values_per_row=len(SERIES_YEARS),
+        poor_population_unit="ribu jiwa",
+    )
     truth = {
         "unit": {"poverty_line_rp": "Rp/kapita/bulan", "poor_population": "ribu jiwa", "p0_pct": "%",
                  "p1": "index x100", "p2": "index x100"},

@@ -8,7 +8,6 @@ column, a JUMLAH row and notes under the table. One workbook is a legacy .xls.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from gudang.sample.context import Context
@@ -48,7 +47,9 @@ LAYOUTS = [
 
 
 def services() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE_DIR / "catalog" / "spm_services_kabkota.csv", dtype=str, keep_default_na=False)
+    return pd.read_csv(
+        REFERENCE_DIR / "catalog" / "spm_services_kabkota.csv", dtype=str, keep_default_na=False
+    )
 
 
 SECTOR_TITLES = dict(services()[["sector", "sector_name"]].drop_duplicates().itertuples(index=False))
@@ -88,7 +89,9 @@ def generate(ctx: Context) -> None:
         part = frame[(frame.sector == sector) & (frame.year == year) & (frame.quarter == quarter)]
         sheets = _sheets(ctx, part, source, year, quarter, file_no)
         legacy = source == "spm_perkim" and (year, quarter) == (2025, 1)
-        path = ctx.path(source, f"{source}_{ctx.regency.digits}_{year}_TW{quarter}.{'xls' if legacy else 'xlsx'}")
+        path = ctx.path(
+            source, f"{source}_{ctx.regency.digits}_{year}_TW{quarter}.{'xls' if legacy else 'xlsx'}"
+        )
         if legacy:
             write_xls(path, sheets, author=AGENCY[source])
         else:
@@ -102,7 +105,9 @@ def generate(ctx: Context) -> None:
             }  # fmt: skip
 
 
-def _sheets(ctx: Context, part: pd.DataFrame, source: str, year: int, quarter: int, file_no: int) -> list[Sheet]:
+def _sheets(
+    ctx: Context, part: pd.DataFrame, source: str, year: int, quarter: int, file_no: int
+) -> list[Sheet]:
     name_template, style, with_code, as_text = LAYOUTS[file_no % len(LAYOUTS)]
     sector_title = SECTOR_TITLES[part.iloc[0].sector].upper()
     title = [f"LAPORAN CAPAIAN STANDAR PELAYANAN MINIMAL (SPM) BIDANG {sector_title}",

@@ -59,7 +59,11 @@ def write_xlsx(path: Path, sheets: list[Sheet], *, author: str, large: bool = Fa
             values = [_clean(v) for v in row]
             ws.write_row(first + i, 0, values)
             for c, style in styled:
-                if c < len(values) and isinstance(values[c], (int, float)) and not isinstance(values[c], bool):
+                if (
+                    c < len(values)
+                    and isinstance(values[c], (int, float))
+                    and not isinstance(values[c], bool)
+                ):
                     ws.write_number(first + i, c, values[c], styles[style])
         ws.set_column(0, max(len(h) for h in sheet.header_rows) - 1, 14)
     if active is not None:
@@ -75,7 +79,9 @@ def write_xls(path: Path, sheets: list[Sheet], *, author: str) -> None:
     book = xlwt.Workbook(encoding="utf-8")
     book.owner = author
     bold = xlwt.easyxf("font: bold on")
-    header_fmt = xlwt.easyxf("font: bold on; align: horiz center, vert center; borders: left thin, right thin, top thin, bottom thin")
+    header_fmt = xlwt.easyxf(
+        "font: bold on; align: horiz center, vert center; borders: left thin, right thin, top thin, bottom thin"
+    )
     styles = {name: xlwt.easyxf(num_format_str=fmt) for name, fmt in NUMBER_FORMATS.items()}
     for sheet in sheets:
         ws = book.add_sheet(sheet.name)
@@ -106,7 +112,9 @@ def write_xls(path: Path, sheets: list[Sheet], *, author: str) -> None:
     book.save(str(path))
 
 
-def write_csv(path: Path, header: list[str], columns: dict[str, object] | pd.DataFrame, *, sep: str = ";") -> None:
+def write_csv(
+    path: Path, header: list[str], columns: dict[str, object] | pd.DataFrame, *, sep: str = ";"
+) -> None:
     """Semicolon CSV, UTF-8 with a BOM (what Excel in an Indonesian locale saves)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = columns if isinstance(columns, pd.DataFrame) else pd.DataFrame(columns)
@@ -118,6 +126,8 @@ def write_csv_sheet(path: Path, sheet: Sheet, *, sep: str = ";") -> None:
     """A planned sheet as CSV (no title rows; blank rows stay blank lines)."""
     header = sheet.header_rows[-1]
     width = len(header)
-    rows = [["" if _clean(v) is None else v for v in (row + [None] * (width - len(row)))] for row in sheet.rows]
+    rows = [
+        ["" if _clean(v) is None else v for v in (row + [None] * (width - len(row)))] for row in sheet.rows
+    ]
     frame = pd.DataFrame(rows, columns=[str(h) for h in header], dtype=object)
     write_csv(path, [str(h) for h in header], frame, sep=sep)

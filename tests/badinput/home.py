@@ -20,6 +20,8 @@ def home_variables(home: Path, *, hash_key: str = TEST_HASH_KEY) -> dict[str, st
         "GUDANG_HOME": str(home),
         "GUDANG_CONFIG": str(home / "gudang.yml"),
         "GUDANG_HASH_KEY": hash_key,
+        # Anything that imports Airflow (the digest's notifier) must not create ~/airflow.
+        "AIRFLOW_HOME": str(home / "airflow"),
     }
 
 

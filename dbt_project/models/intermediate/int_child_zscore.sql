@@ -1,3 +1,4 @@
+{{ config(materialized="view") }}
 -- WHO 2006 z-scores for every measurement, set-based (joins on integer keys, no per-row code):
 --   * age in days from the dates; z only when age in months (days / 30.4375) is under 60;
 --   * length/height rule: under 731 days a child measured standing gets +0.7 cm, from 731 days a child

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- Every Kemendagri region of the current decree, one row per code at its level.
 with provinces as (
     select code as region_code, name as region_name, 'province' as level, null as parent_code

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- WHO 2006 length/height-for-age LMS by sex and age in days (L = measured lying, H = standing).
 select
     cast(sex as integer) as sex_code,

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- WHO 2006 weight-for-age LMS by sex and age in days.
 select
     cast(sex as integer) as sex_code,

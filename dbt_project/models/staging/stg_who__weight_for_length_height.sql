@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- WHO 2006 weight-for-length (45-110 cm, used under 731 days) and weight-for-height (65-120 cm, from 731
 -- days) LMS, keyed by sex and the length/height in whole millimetres so lookups join on integers.
 select
