@@ -26,7 +26,6 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-
 from airflow.sdk.exceptions import AirflowSkipException
 
 from extract.registry import SourceSpec, load_registry
@@ -49,7 +48,10 @@ START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 def raw_asset(spec: SourceSpec) -> Asset:
     return Asset(
-        uri=pipeline.raw_asset_uri(spec.target_table), name=spec.raw_table, group="raw", extra={"layer": "raw"}
+        uri=pipeline.raw_asset_uri(spec.target_table),
+        name=spec.raw_table,
+        group="raw",
+        extra={"layer": "raw"},
     )
 
 
@@ -59,7 +61,10 @@ def inbox_asset(spec: SourceSpec, inbox_dir: str) -> Asset:
         trigger=InboxArrivalTrigger(directory=inbox_dir, patterns=spec.file_patterns),
     )
     return Asset(
-        uri=pipeline.inbox_asset_uri(spec.source), name=f"inbox/{spec.source}", group="inbox", watchers=[watcher]
+        uri=pipeline.inbox_asset_uri(spec.source),
+        name=f"inbox/{spec.source}",
+        group="inbox",
+        watchers=[watcher],
     )
 
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import sys
 from pathlib import Path
 
 from airflow.sdk import Asset, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.definitions.asset import AssetAny
+from airflow.sdk.exceptions import AirflowException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -35,12 +37,18 @@ from gudang.settings import DBT_PROJECT_DIR, REFERENCE_DIR, WRITER_POOL, get_set
 
 DBT_MODE = os.environ.get("GUDANG_DBT_MODE", "watcher")
 #: Overridable only so the transform benchmark can run the same DAG on a fixed-size project.
+#: The dbt installed beside this interpreter (the venv's, or the image's), whatever PATH says.
+DBT_EXECUTABLE = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
 DBT_PROJECT = Path(os.environ.get("GUDANG_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
 DBT_MODES = {"watcher": ExecutionMode.WATCHER, "local": ExecutionMode.LOCAL}
 
 RAW_ASSETS = sorted(
-    {spec.target_table: Asset(uri=pipeline.raw_asset_uri(spec.target_table), name=spec.raw_table, group="raw")
-     for spec in load_registry().values()}.items()
+    {
+        spec.target_table: Asset(
+            uri=pipeline.raw_asset_uri(spec.target_table), name=spec.raw_table, group="raw"
+        )
+        for spec in load_registry().values()
+    }.items()
 )
 MARTS_ASSET = Asset(uri=pipeline.MARTS_ASSET_URI, name="marts.duckdb", group="marts")
 
@@ -80,7 +88,9 @@ def dbt_task_group():
             profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=DBT_MODES[DBT_MODE], invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=DBT_MODES[DBT_MODE],
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            dbt_executable_path=DBT_EXECUTABLE,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS,

@@ -62,13 +62,16 @@ def _stamp(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def ensure_airflow(settings: Settings | None = None, *, force: bool = False) -> dict[str, str]:
+def ensure_airflow(
+    settings: Settings | None = None, *, force: bool = False, export: bool = True
+) -> dict[str, str]:
     """Configure the environment for Airflow and make sure its metadata DB and writer pool exist.
 
     Returns the Airflow-related environment now in effect. Safe to call any number of times.
+    ``export=False`` leaves ``os.environ`` alone (for preparing a home that child processes will use).
     """
     settings = settings or get_settings()
-    env = apply_env(settings)
+    env = apply_env(settings) if export else airflow_env(settings)
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     stamp_file = home / STAMP_NAME

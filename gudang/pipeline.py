@@ -12,12 +12,14 @@ the scheduler use their own Airflow run id.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -126,6 +128,7 @@ def dbt_build(settings: Settings, *args: str) -> dict:
     from dbt.cli.main import dbtRunner
 
     from extract.registry import load_registry
+    from gudang.settings import REFERENCE_DIR
     from gudang.warehouse import connect
 
     # dbt's sources are every registry table: a source that has not delivered yet is an empty table
@@ -134,7 +137,7 @@ def dbt_build(settings: Settings, *args: str) -> dict:
             conn.execute(spec.raw_ddl())
     project = dbt_project_dir()
     os.environ["GUDANG_WAREHOUSE"] = str(settings.warehouse)
-    os.environ.setdefault("GUDANG_REFERENCE_DIR", str(settings_reference_dir()))
+    os.environ.setdefault("GUDANG_REFERENCE_DIR", str(REFERENCE_DIR))
     result = dbtRunner().invoke(
         ["build", "--project-dir", str(project), "--profiles-dir", str(project), *args]
     )
@@ -191,11 +194,33 @@ def build_reports(settings: Settings, run_id: str) -> dict:
     return {"reports": jsonable(build(settings, run_id))}
 
 
+def _smtp_configured() -> bool:
+    from airflow.sdk import Connection
+
+    try:
+        Connection.get("smtp_default")
+    except Exception:  # not found (the SDK raises its own NotFound type per version)
+        return False
+    return True
+
+
 def send_alert_digest(settings: Settings, run_id: str) -> dict:
-    from gudang.alerts import build_digest, send_digest
+    """Build and deliver the run's digest. Always writes it under reports/ first.
+
+    A deployment with no SMTP connection yet (the demo, a fresh install) keeps the digest on disk and
+    warns instead of failing the run; once ``smtp_default`` exists, a delivery failure fails the task
+    so that Airflow retries it and shows it.
+    """
+    from gudang.alerts import DigestDeliveryError, build_digest, send_digest
 
     digest = build_digest(settings, run_id)
-    return {"digest": jsonable(send_digest(digest, settings))}
+    try:
+        return {"delivered": jsonable(send_digest(digest, settings))}
+    except DigestDeliveryError as exc:
+        if _smtp_configured():
+            raise
+        log.warning("digest tidak terkirim lewat e-mail (koneksi smtp_default belum diatur): %s", exc)
+        return {"delivered": [], "undelivered": str(exc), "files": str(settings.reports)}
 
 
 # --- gudang run -----------------------------------------------------------------------------------------
@@ -208,6 +233,7 @@ class DagRunOutcome:
     state: str
     seconds: float
     failed_tasks: list[str]
+    log_file: Path
 
 
 def sources_with_waiting_files(settings: Settings) -> list[str]:
@@ -217,7 +243,32 @@ def sources_with_waiting_files(settings: Settings) -> list[str]:
     return [source for source in load_registry() if discover(settings, source)]
 
 
-def _run_dag(dag_id: str, conf: dict[str, Any]) -> DagRunOutcome:
+@contextlib.contextmanager
+def _output_to(log_file: Path) -> Iterator[None]:
+    """Send everything written to stdout/stderr (Airflow's task logs included) to ``log_file``.
+
+    File descriptors are redirected, not just ``sys.stdout``: Airflow's log handlers hold their own
+    references to the streams they were configured with.
+    """
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with log_file.open("ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome:
     """Run one DAG to completion in this process (``dag.test``: no scheduler, tasks one at a time)."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import TaskInstanceState
@@ -232,13 +283,16 @@ def _run_dag(dag_id: str, conf: dict[str, Any]) -> DagRunOutcome:
     if dag_id not in bag.dags:
         raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
     started = time.monotonic()
-    dag_run = bag.dags[dag_id].test(run_conf=conf)
+    with _output_to(log_file):
+        dag_run = bag.dags[dag_id].test(run_conf=conf)
     failed = [
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
         for ti in dag_run.get_task_instances()
         if ti.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
     ]
-    return DagRunOutcome(dag_id, dag_run.run_id, str(dag_run.state), time.monotonic() - started, failed)
+    return DagRunOutcome(
+        dag_id, dag_run.run_id, str(dag_run.state), time.monotonic() - started, failed, log_file
+    )
 
 
 def run_all(settings: Settings | None = None) -> int:
@@ -254,18 +308,21 @@ def run_all(settings: Settings | None = None) -> int:
 
     settings = settings or get_settings()
     settings.ensure_dirs()
-    console = Console()
+    # A duplicate of the terminal's descriptor: stdout itself is redirected to the log during DAG runs.
+    console = Console(file=open(os.dup(sys.stdout.fileno()), "w", closefd=True))  # noqa: SIM115
     with console.status("Menyiapkan Airflow (metadata SQLite, pool duckdb_writer)..."):
         ensure_airflow(settings)
     run_id = "gudang_run__" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     conf = {"gudang_run_id": run_id}
+    log_file = settings.airflow_home / "logs" / f"{run_id}.log"
+    console.print(f"log Airflow run ini: {log_file}")
     outcomes: list[DagRunOutcome] = []
     for source in sources_with_waiting_files(settings):
         with console.status(f"ingest_{source} ..."):
-            outcomes.append(_run_dag(ingest_dag_id(source), conf))
+            outcomes.append(_run_dag(ingest_dag_id(source), conf, log_file))
         console.print(_outcome_line(outcomes[-1]))
     with console.status("gudang_transform (dbt build, mart gate, publish, laporan, digest) ..."):
-        outcomes.append(_run_dag(TRANSFORM_DAG_ID, conf))
+        outcomes.append(_run_dag(TRANSFORM_DAG_ID, conf, log_file))
     console.print(_outcome_line(outcomes[-1]))
     print_summary(settings, run_id, outcomes, console)
     return 0 if all(o.state == "success" for o in outcomes) else 1
@@ -315,9 +372,17 @@ def print_summary(settings: Settings, run_id: str, outcomes: list[DagRunOutcome]
         table.add_row(*(str(v) for v in row))
     console.print(table)
     console.print(f"marts dibangun ({len(marts)}): {', '.join(marts) or '-'}")
-    gate = f"{run_status[0]}" + (f" ({run_status[1]})" if run_status and run_status[1] else "") if run_status else "-"
+    gate = (
+        f"{run_status[0]}" + (f" ({run_status[1]})" if run_status and run_status[1] else "")
+        if run_status
+        else "-"
+    )
     console.print(f"mart gate / publish: {gate}")
     console.print(f"warehouse (pipeline): {settings.warehouse}")
     console.print(f"marts untuk analis (read-only): {settings.published}")
     console.print(f"laporan: {settings.reports}")
-    console.print(f"log Airflow: {Path(os.environ.get('AIRFLOW_HOME', settings.airflow_home)) / 'logs'}")
+    for outcome in outcomes:
+        if outcome.failed_tasks:
+            console.print(
+                f"[red]{outcome.dag_id} gagal di {', '.join(outcome.failed_tasks)}[/]: lihat {outcome.log_file}"
+            )

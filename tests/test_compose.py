@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -95,7 +94,9 @@ def test_production_stack_has_the_airflow_components_on_postgres_with_local_exec
 
 def test_dockerfile_extends_the_official_airflow_image_at_the_locked_version():
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
-    locked = re.search(r'name = "apache-airflow"\nversion = "([^"]+)"', (PROJECT_ROOT / "uv.lock").read_text())
+    locked = re.search(
+        r'name = "apache-airflow"\nversion = "([^"]+)"', (PROJECT_ROOT / "uv.lock").read_text()
+    )
     assert locked, "apache-airflow missing from uv.lock"
     assert f"ARG AIRFLOW_VERSION={locked.group(1)}" in dockerfile
     assert "FROM apache/airflow:${AIRFLOW_VERSION}" in dockerfile

@@ -1,0 +1,238 @@
+"""Benchmark gudang at province scale against the parse limit and what a planner would use instead.
+
+    python -m bench.run [--scale province|kota|smoke] [--home DIR] [--seed 42]   (make bench)
+
+One run, on the same files: the sample set for the scale (generated once and cached under the bench home;
+generation is not timed) is parsed by the baselines (fastexcel, pandas+openpyxl on a subset, DuckDB
+read_csv), then goes through the whole pipeline via Airflow (``gudang.pipeline.run_all``) in a fresh data
+home with every file but one monthly file; that file is then added and the pipeline runs again (the
+incremental run). The extraction, dbt and GX figures are the work measured inside the full run (see
+``bench.child``). Every figure is printed with its target and PASS/MISS, and written as JSON to
+``$GUDANG_HOME/reports/bench/<timestamp>.json`` and ``latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+
+from bench import baselines
+from bench.figures import compute_figures, print_figures
+from bench.samples import SCALES, SampleSet, ensure_samples, held_back_monthly_file, place_file, stage_inbox
+from gudang.settings import PROJECT_ROOT, Settings
+
+#: pandas+openpyxl parses about 10,000 rows/s: this many rows keeps it to seconds, enough for a stable rate
+OPENPYXL_ROW_BUDGET = {"province": 60_000, "kota": 30_000, "smoke": 2_000}
+RUN_TIMEOUT_S = {"province": 3600, "kota": 1800, "smoke": 1200}
+#: environment a benchmark run must not inherit: it would point the run at someone else's Airflow or config
+ISOLATED_PREFIXES = ("AIRFLOW__", "AIRFLOW_HOME", "GUDANG_")
+KEPT_GUDANG_VARIABLES = ("GUDANG_DBT_MODE",)
+
+
+class TreeMemorySampler(threading.Thread):
+    """Peak resident memory of a process and all its descendants together, sampled every ``interval``."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                processes = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.join()
+        return self.peak_bytes
+
+
+def child_environment(run_home: Path, samples: SampleSet) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(ISOLATED_PREFIXES) or key in KEPT_GUDANG_VARIABLES
+    }
+    env["GUDANG_HOME"] = str(run_home)
+    env["GUDANG_REGION"] = samples.region
+    # Cosmos looks for the `dbt` executable on PATH; `make bench` runs the venv's python without activating it
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_pipeline(label: str, run_home: Path, samples: SampleSet, timeout_s: float, profile: bool) -> dict:
+    """One ``run_all`` in a child interpreter; its timings plus the process tree's peak memory."""
+    timings_path = run_home / f"timings_{label}.json"
+    log_path = run_home / f"{label}.log"
+    command = [sys.executable, "-m", "bench.child", "--timings", str(timings_path)]
+    if profile:
+        command += ["--profile", str(run_home / f"profile_{label}.html")]
+    started = time.perf_counter()
+    with log_path.open("w") as log:
+        child = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=child_environment(run_home, samples),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a timeout stops the run and everything it started
+        )
+        sampler = TreeMemorySampler(child.pid)
+        sampler.start()
+        try:
+            exit_code = child.wait(timeout=timeout_s)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGTERM)
+            exit_code = child.wait()
+            timed_out = True
+        peak_tree_bytes = sampler.stop()
+    outcome = {
+        "label": label,
+        "exit_code": exit_code,
+        "timed_out": timed_out,
+        "process_wall_s": time.perf_counter() - started,
+        "peak_tree_rss_bytes": peak_tree_bytes,
+        "log": str(log_path),
+    }
+    if timings_path.exists():
+        outcome.update(json.loads(timings_path.read_text()))
+    return outcome
+
+
+def measure_baselines(console: Console, samples: SampleSet, held_back: Path, scale: str) -> dict:
+    files = [f for f in samples.files() if f["abspath"] != held_back]
+    xlsx = sorted(f["abspath"] for f in files if f["source"] == "eppgbm" and f["format"] == "xlsx")
+    csv = sorted(f["abspath"] for f in files if f["format"] == "csv")
+    results = {}
+    with console.status(f"fastexcel parse of {len(xlsx)} e-PPGBM xlsx files ..."):
+        results["fastexcel"] = baselines.fastexcel_parse(xlsx)
+    with console.status("pandas.read_excel(engine='openpyxl') on a subset ..."):
+        results["openpyxl"] = baselines.openpyxl_parse(xlsx, OPENPYXL_ROW_BUDGET[scale])
+    with console.status(f"DuckDB read_csv of {len(csv)} CSV files ..."):
+        results["duckdb_read_csv"] = baselines.duckdb_read_csv(csv)
+    return results
+
+
+def peak_rss_self_and_children_bytes() -> dict:
+    """getrusage maxrss (Linux: KiB) of this process and of its largest waited-for descendant."""
+    return {
+        "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+    }
+
+
+def write_results(results: dict, reports_dir: Path) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    stamp = results["bench"]["started_at"].replace(":", "").replace("-", "")
+    body = json.dumps(results, indent=2, default=str)
+    stamped = reports_dir / f"bench_{results['bench']['scale']}_{stamp}.json"
+    stamped.write_text(body)
+    latest = reports_dir / "latest.json"
+    temporary = latest.with_suffix(".json.tmp")
+    temporary.write_text(body)
+    os.replace(temporary, latest)
+    return stamped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=list(SCALES), default="province")
+    parser.add_argument("--home", type=Path, help="bench working folder (default: $GUDANG_HOME/bench)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles of both runs")
+    parser.add_argument("--keep-runs", action="store_true", help="keep earlier runs' data homes")
+    args = parser.parse_args(argv)
+
+    console = Console()
+    settings = Settings.from_env()
+    bench_home = (args.home or settings.home / "bench").resolve()
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    bench_info = {
+        "scale": args.scale,
+        "seed": args.seed,
+        "started_at": started_at.isoformat(),
+        "home": str(bench_home),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_bytes": psutil.virtual_memory().total,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg(),
+        },
+    }
+
+    generation_started = time.perf_counter()
+    with console.status(f"sample data ({args.scale}, seed {args.seed}) ..."):
+        samples, generated = ensure_samples(bench_home, args.scale, args.seed)
+    bench_info["samples"] = {
+        "path": str(samples.root),
+        "generated_now": generated,
+        "generation_s": time.perf_counter() - generation_started if generated else None,
+        "totals": samples.manifest["totals"],
+    }
+    console.print(
+        f"sample set: {samples.root} ({'generated' if generated else 'cached'}, "
+        f"{samples.manifest['totals']['files']} files, {samples.manifest['totals']['data_rows']:,} data rows)"
+    )
+    held_back = held_back_monthly_file(samples)
+    bench_info["incremental_file"] = held_back["path"]
+
+    measured = {"baselines": measure_baselines(console, samples, held_back["abspath"], args.scale)}
+
+    runs_dir = bench_home / "runs"
+    if runs_dir.exists() and not args.keep_runs:
+        shutil.rmtree(runs_dir)  # a province warehouse is gigabytes: keep only the run being made
+    run_home = runs_dir / started_at.strftime("%Y%m%dT%H%M%SZ")
+    staged = stage_inbox(samples, run_home / "inbox", exclude={held_back["abspath"]})
+    bench_info["run_home"] = str(run_home)
+    timeout_s = RUN_TIMEOUT_S[args.scale]
+
+    with console.status(f"full run through Airflow ({staged} files) ..."):
+        measured["full"] = run_pipeline("full", run_home, samples, timeout_s, args.profile)
+    console.print(f"full run: exit {measured['full']['exit_code']}, log {measured['full']['log']}")
+    place_file(held_back["abspath"], run_home / "inbox" / held_back["source"])
+    with console.status(f"incremental run (+ {Path(held_back['path']).name}) ..."):
+        measured["incremental"] = run_pipeline("incremental", run_home, samples, timeout_s, args.profile)
+    console.print(f"incremental run: exit {measured['incremental']['exit_code']}, log {measured['incremental']['log']}")
+    measured["rusage"] = peak_rss_self_and_children_bytes()
+
+    figures, breakdown = compute_figures(measured)
+    results = {"bench": bench_info, "figures": figures, "breakdown": breakdown, "measured": measured}
+    print_figures(console, figures, title=f"gudang bench: {args.scale} (seed {args.seed})")
+    written = write_results(results, settings.reports / "bench")
+    console.print(f"results: {written} (and latest.json)")
+    runs_ok = all(measured[r].get("exit_code") == 0 and not measured[r]["timed_out"] for r in ("full", "incremental"))
+    return 0 if runs_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
