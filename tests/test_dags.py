@@ -74,9 +74,12 @@ print(json.dumps({
 
 
 def describe_dag_folder(home, *, dbt_mode: str | None = None) -> dict:
-    settings = Settings(home=home)
-    # Cosmos caches the rendered dbt graph in an Airflow Variable: parsing needs a metadata DB.
-    env = {**os.environ, **ensure_airflow(settings, export=False)}
+    with pytest.MonkeyPatch.context() as patch:
+        # Only this home's Airflow: drop whatever Airflow settings other tests left in this process.
+        for key in [k for k in os.environ if k == "AIRFLOW_HOME" or k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))]:
+            patch.delenv(key)
+        # Cosmos caches the rendered dbt graph in an Airflow Variable: parsing needs a metadata DB.
+        env = {**os.environ, **ensure_airflow(Settings(home=home), export=False)}
     if dbt_mode:
         env["GUDANG_DBT_MODE"] = dbt_mode
     done = subprocess.run(
