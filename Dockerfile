@@ -18,8 +18,14 @@ COPY --chown=airflow:0 . .
 # Editable, so gudang finds dags/, dbt_project/ and reference/ beside its code in /opt/gudang.
 RUN uv pip install --no-cache --no-deps -e . \
     # dbt writes target/ and logs/ next to the project at run time.
-    && mkdir -p dbt_project/target dbt_project/logs
+    && mkdir -p dbt_project/target dbt_project/logs \
+    # Pre-parsed dbt graph: each Cosmos task renders the DAG from this JSON instead of running `dbt ls`
+    # when it starts (measured: 58 s -> 0.8 s per task on 2 busy cores).
+    && GUDANG_WAREHOUSE=/tmp/parse.duckdb dbt parse --project-dir dbt_project --profiles-dir dbt_project \
+        --target-path /opt/gudang/dbt_manifest \
+    && rm -f /tmp/parse.duckdb
 
 ENV GUDANG_HOME=/data \
+    GUDANG_DBT_MANIFEST=/opt/gudang/dbt_manifest/manifest.json \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/gudang/dags \
     AIRFLOW__CORE__LOAD_EXAMPLES=false

@@ -22,7 +22,13 @@ import pandas as pd
 
 
 def _rate(files: int, rows: int, seconds: float, **extra) -> dict:
-    return {"files": files, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds if seconds else None, **extra}
+    return {
+        "files": files,
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds if seconds else None,
+        **extra,
+    }
 
 
 def fastexcel_parse(paths: list[Path]) -> dict:
@@ -45,7 +51,13 @@ def openpyxl_parse(paths: list[Path], row_budget: int) -> dict:
         files += 1
         if rows >= row_budget:
             break
-    return _rate(files, rows, time.perf_counter() - started, subset_of_files=len(paths), extrapolated=files < len(paths))
+    return _rate(
+        files,
+        rows,
+        time.perf_counter() - started,
+        subset_of_files=len(paths),
+        extrapolated=files < len(paths),
+    )
 
 
 def duckdb_read_csv(paths: list[Path]) -> dict:

@@ -32,9 +32,19 @@ Describe = Callable[[tuple, dict, Any], dict]
 
 
 class Recorder:
-    def __init__(self) -> None:
+    """Timed records, each also appended to ``journal`` (JSON lines) the moment it is complete.
+
+    The journal is what survives when the benchmark has to kill an overlong run: Airflow's task runner
+    takes over SIGTERM, so the child cannot be asked to stop and write its summary.
+    """
+
+    def __init__(self, journal: Path) -> None:
         self.records: list[dict] = []
         self._open_work: list[int] = []  # indices of the work records currently running (outermost first)
+        self._journal = journal.open("a", buffering=1)  # line-buffered: every record reaches the file
+
+    def note(self, **event: Any) -> None:
+        self._journal.write(json.dumps(event, default=str) + "\n")
 
     def wrap(self, owner: Any, name: str, kind: str, label: str, describe: Describe | None = None) -> None:
         original = getattr(owner, name)
@@ -60,11 +70,14 @@ class Recorder:
                 record["seconds"] = time.perf_counter() - started
                 if record["kind"] == "work":
                     self._open_work.pop()
+                if "error" in record:
+                    self.note(index=index, **record)
             if describe is not None:
                 try:
                     record.update(describe(args, kwargs, result))
                 except Exception as exc:  # noqa: BLE001 - a description must never break the run
                     record["describe_error"] = repr(exc)
+            self.note(index=index, **record)
             return result
 
         setattr(owner, name, timed)
@@ -124,6 +137,21 @@ def instrument(recorder: Recorder) -> None:
     recorder.wrap(DagBag, "__init__", "orchestration", "dag file parse")
 
 
+def journal_path(timings: Path) -> Path:
+    return timings.with_suffix(".jsonl")
+
+
+def read_journal(timings: Path, stopped_at: float) -> dict:
+    """The timings of a run that was killed: its journal's records, end to end up to ``stopped_at``."""
+    lines = [json.loads(line) for line in journal_path(timings).read_text().splitlines() if line.strip()]
+    started = next((e["wall_clock"] for e in lines if e.get("event") == "run_all started"), None)
+    return {
+        "e2e_s": stopped_at - started if started else None,
+        "exit_code": None,
+        "records": [{k: v for k, v in e.items() if k != "index"} for e in lines if "kind" in e],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timings", type=Path, required=True)
@@ -140,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from gudang.pipeline import run_all
 
-    recorder = Recorder()
+    recorder = Recorder(journal_path(args.timings))
     instrument(recorder)
     profiler = None
     if args.profile:
@@ -148,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
         profiler = Profiler(interval=0.005)
         profiler.start()
+    recorder.note(event="run_all started", wall_clock=time.time())
     started = time.perf_counter()
     exit_code = None
     try:

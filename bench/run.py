@@ -14,6 +14,7 @@ incremental run). The extraction, dbt and GX figures are the work measured insid
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,8 +32,17 @@ import psutil
 from rich.console import Console
 
 from bench import baselines
+from bench.child import journal_path, read_journal
 from bench.figures import compute_figures, print_figures
-from bench.samples import SCALES, SampleSet, ensure_samples, held_back_monthly_file, place_file, stage_inbox
+from bench.samples import (
+    SCALES,
+    SampleSet,
+    ensure_samples,
+    full_run_files,
+    held_back_monthly_file,
+    place_file,
+    stage_inbox,
+)
 from gudang.settings import PROJECT_ROOT, Settings
 
 #: pandas+openpyxl parses about 10,000 rows/s: this many rows keeps it to seconds, enough for a stable rate
@@ -51,25 +61,23 @@ class TreeMemorySampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak_bytes = 0
-        self._stop = threading.Event()
+        self._stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop_event.is_set():
             try:
                 processes = [self.root, *self.root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
             total = 0
             for process in processes:
-                try:
+                with contextlib.suppress(psutil.Error):  # a process that just exited
                     total += process.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak_bytes = max(self.peak_bytes, total)
-            self._stop.wait(self.interval)
+            self._stop_event.wait(self.interval)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._stop_event.set()
         self.join()
         return self.peak_bytes
 
@@ -111,7 +119,9 @@ def run_pipeline(label: str, run_home: Path, samples: SampleSet, timeout_s: floa
             exit_code = child.wait(timeout=timeout_s)
             timed_out = False
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGTERM)
+            stopped_at = time.time()
+            # SIGKILL: Airflow's task runner handles SIGTERM itself and the run would go on
+            os.killpg(child.pid, signal.SIGKILL)
             exit_code = child.wait()
             timed_out = True
         peak_tree_bytes = sampler.stop()
@@ -125,11 +135,25 @@ def run_pipeline(label: str, run_home: Path, samples: SampleSet, timeout_s: floa
     }
     if timings_path.exists():
         outcome.update(json.loads(timings_path.read_text()))
+    elif journal_path(timings_path).exists():  # killed: what it recorded until then
+        outcome.update(read_journal(timings_path, stopped_at if timed_out else time.time()))
     return outcome
 
 
-def measure_baselines(console: Console, samples: SampleSet, held_back: Path, scale: str) -> dict:
-    files = [f for f in samples.files() if f["abspath"] != held_back]
+def set_aside_waiting_files(run_home: Path) -> dict[str, int]:
+    """Move the files still in the inbox to ``not_loaded/<source>/``; returns how many per source."""
+    counts: dict[str, int] = {}
+    for path in sorted((run_home / "inbox").rglob("*")):
+        if path.is_file():
+            source = path.parent.name
+            target = run_home / "not_loaded" / source
+            target.mkdir(parents=True, exist_ok=True)
+            path.rename(target / path.name)
+            counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+def measure_baselines(console: Console, files: list[dict], scale: str) -> dict:
     xlsx = sorted(f["abspath"] for f in files if f["source"] == "eppgbm" and f["format"] == "xlsx")
     csv = sorted(f["abspath"] for f in files if f["format"] == "csv")
     results = {}
@@ -168,7 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=list(SCALES), default="province")
     parser.add_argument("--home", type=Path, help="bench working folder (default: $GUDANG_HOME/bench)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles of both runs")
+    parser.add_argument(
+        "--profile", action="store_true", help="also write pyinstrument profiles of both runs"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds after which a pipeline run is stopped (default per scale); a stopped full run's end to "
+        "end is reported as a lower bound and the incremental run adds its file to what the full run loaded",
+    )
     parser.add_argument("--keep-runs", action="store_true", help="keep earlier runs' data homes")
     args = parser.parse_args(argv)
 
@@ -206,31 +238,50 @@ def main(argv: list[str] | None = None) -> int:
     held_back = held_back_monthly_file(samples)
     bench_info["incremental_file"] = held_back["path"]
 
-    measured = {"baselines": measure_baselines(console, samples, held_back["abspath"], args.scale)}
+    files = full_run_files(samples, held_back)
+    measured = {"baselines": measure_baselines(console, files, args.scale)}
 
     runs_dir = bench_home / "runs"
     if runs_dir.exists() and not args.keep_runs:
         shutil.rmtree(runs_dir)  # a province warehouse is gigabytes: keep only the run being made
     run_home = runs_dir / started_at.strftime("%Y%m%dT%H%M%SZ")
-    staged = stage_inbox(samples, run_home / "inbox", exclude={held_back["abspath"]})
+    staged = stage_inbox(files, run_home / "inbox")
     bench_info["run_home"] = str(run_home)
-    timeout_s = RUN_TIMEOUT_S[args.scale]
+    timeout_s = args.timeout or RUN_TIMEOUT_S[args.scale]
 
     with console.status(f"full run through Airflow ({staged} files) ..."):
         measured["full"] = run_pipeline("full", run_home, samples, timeout_s, args.profile)
     console.print(f"full run: exit {measured['full']['exit_code']}, log {measured['full']['log']}")
+    if measured["full"]["timed_out"]:
+        # The full run was stopped at the time limit: its end to end is a lower bound. The files it did not
+        # reach are set aside so that the incremental run still adds exactly one file to what was loaded.
+        bench_info["not_loaded_files"] = set_aside_waiting_files(run_home)
+        console.print(
+            f"[red]full run stopped after {timeout_s:.0f} s[/]: {sum(bench_info['not_loaded_files'].values())} "
+            "files not loaded (set aside); its end to end is a lower bound"
+        )
     place_file(held_back["abspath"], run_home / "inbox" / held_back["source"])
     with console.status(f"incremental run (+ {Path(held_back['path']).name}) ..."):
         measured["incremental"] = run_pipeline("incremental", run_home, samples, timeout_s, args.profile)
-    console.print(f"incremental run: exit {measured['incremental']['exit_code']}, log {measured['incremental']['log']}")
+    console.print(
+        f"incremental run: exit {measured['incremental']['exit_code']}, log {measured['incremental']['log']}"
+    )
     measured["rusage"] = peak_rss_self_and_children_bytes()
+    bench_info["machine"]["load_average_at_end"] = os.getloadavg()
 
+    # the raw measurements first: figures can be recomputed from them (bench.figures) if anything below fails
+    (run_home / "measured.json").write_text(
+        json.dumps({"bench": bench_info, "measured": measured}, default=str)
+    )
     figures, breakdown = compute_figures(measured)
     results = {"bench": bench_info, "figures": figures, "breakdown": breakdown, "measured": measured}
     print_figures(console, figures, title=f"gudang bench: {args.scale} (seed {args.seed})")
     written = write_results(results, settings.reports / "bench")
     console.print(f"results: {written} (and latest.json)")
-    runs_ok = all(measured[r].get("exit_code") == 0 and not measured[r]["timed_out"] for r in ("full", "incremental"))
+    runs_ok = all(
+        measured[r].get("exit_code") == 0 and not measured[r].get("timed_out")
+        for r in ("full", "incremental")
+    )
     return 0 if runs_ok else 1
 
 

@@ -27,6 +27,8 @@ SCALES: dict[str, tuple[str, str, float, str]] = {
 COMPLETE_MARKER = ".complete"
 #: the source whose monthly file stands for "one new monthly file" in the incremental run
 MONTHLY_SOURCE = "eppgbm"
+#: smoke runs keep this many files of each other source (Airflow's per-file cost dominates a tiny run)
+SMOKE_FILES_PER_SOURCE = 2
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,10 @@ class SampleSet:
 def generator_fingerprint() -> str:
     """Changes whenever the generator's code or the source registry changes (cached files go stale)."""
     digest = hashlib.sha256()
-    for folder, pattern in ((PROJECT_ROOT / "gudang" / "sample", "*.py"), (PROJECT_ROOT / "extract" / "sources", "*.yml")):
+    for folder, pattern in (
+        (PROJECT_ROOT / "gudang" / "sample", "*.py"),
+        (PROJECT_ROOT / "extract" / "sources", "*.yml"),
+    ):
         for path in sorted(folder.glob(pattern)):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
@@ -99,16 +104,26 @@ def held_back_monthly_file(samples: SampleSet) -> dict:
     return candidates[0]
 
 
-def stage_inbox(samples: SampleSet, inbox: Path, *, exclude: set[Path] = frozenset()) -> int:
-    """Link (or copy, across filesystems) every cached input file into ``inbox/<source>/``."""
-    count = 0
-    for entry in samples.files():
-        source_path: Path = entry["abspath"]
-        if source_path in exclude:
-            continue
-        place_file(source_path, inbox / Path(entry["path"]).parent.name)
-        count += 1
-    return count
+def full_run_files(samples: SampleSet, held_back: dict) -> list[dict]:
+    """The files of the full run (everything but the held-back monthly file; fewer at smoke scale)."""
+    files = [f for f in samples.files() if f["abspath"] != held_back["abspath"]]
+    if samples.scale != "smoke":
+        return files
+    kept: dict[str, int] = {}
+    selected = []
+    for entry in sorted(files, key=lambda f: f["path"]):
+        source = entry["source"]
+        if source == MONTHLY_SOURCE or kept.get(source, 0) < SMOKE_FILES_PER_SOURCE:
+            kept[source] = kept.get(source, 0) + 1
+            selected.append(entry)
+    return selected
+
+
+def stage_inbox(files: list[dict], inbox: Path) -> int:
+    """Link (or copy, across filesystems) the cached input files into ``inbox/<source>/``."""
+    for entry in files:
+        place_file(entry["abspath"], inbox / Path(entry["path"]).parent.name)
+    return len(files)
 
 
 def place_file(source_path: Path, folder: Path) -> Path:

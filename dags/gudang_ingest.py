@@ -43,7 +43,6 @@ CADENCE_CRON = {
     "year": "0 6 * * 1",
 }
 PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|S[12]))?$"
-START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def raw_asset(spec: SourceSpec) -> Asset:
@@ -101,7 +100,8 @@ def build_ingest_dag(spec: SourceSpec):
             timetable=CronTriggerTimetable(CADENCE_CRON[spec.cadence.every], timezone=TIMEZONE),
             assets=inbox_asset(spec, inbox_dir),
         ),
-        start_date=START_DATE,
+        # No start_date: the cron timetable then waits for its next tick instead of running the latest past
+        # one the moment the DAG appears; files already waiting are picked up by that tick or an arrival.
         catchup=False,
         tags=["gudang", "ingest", spec.agency, spec.cadence.every],
         owner_links={spec.agency: f"mailto:{spec.contact}"} if spec.contact else None,

@@ -39,6 +39,9 @@ DBT_MODE = os.environ.get("GUDANG_DBT_MODE", "watcher")
 #: Overridable only so the transform benchmark can run the same DAG on a fixed-size project.
 #: The dbt installed beside this interpreter (the venv's, or the image's), whatever PATH says.
 DBT_EXECUTABLE = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+#: A manifest from `dbt parse` (the Dockerfile bakes one in) lets every task process render the dbt graph
+#: from JSON; without it (development, where models change) Cosmos runs `dbt ls` when a task starts.
+DBT_MANIFEST = os.environ.get("GUDANG_DBT_MANIFEST") or None
 DBT_PROJECT = Path(os.environ.get("GUDANG_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
 DBT_MODES = {"watcher": ExecutionMode.WATCHER, "local": ExecutionMode.LOCAL}
 
@@ -71,10 +74,20 @@ def dbt_task_group():
         return dbt_build()
 
     settings = get_settings()
+    # LOCAL: every model task runs dbt against the warehouse, so every one takes the writer pool.
+    # WATCHER: the per-model tasks are deferred sensors reading the producer's progress; holding the one
+    # writer slot while waiting would serialise ~50 task start-ups behind the build. A consumer that is
+    # retried re-runs its model outside the pool and relies on dbt-duckdb's connect retries (profiles.yml).
+    dbt_task_args = (
+        dict(WAREHOUSE_TASK)
+        if DBT_MODE == "local"
+        else {"execution_timeout": WAREHOUSE_TASK["execution_timeout"]}
+    )
     return DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
             dbt_project_path=DBT_PROJECT,
+            manifest_path=DBT_MANIFEST,
             env_vars={
                 "GUDANG_WAREHOUSE": str(settings.warehouse),
                 "GUDANG_HOME": str(settings.home),
@@ -89,15 +102,17 @@ def dbt_task_group():
         ),
         execution_config=ExecutionConfig(
             execution_mode=DBT_MODES[DBT_MODE],
+            # WATCHER: only the producer (the one `dbt build`) writes, so only it takes the writer pool.
+            setup_operator_args={"pool": WRITER_POOL} if DBT_MODE == "watcher" else None,
             invocation_mode=InvocationMode.DBT_RUNNER,
             dbt_executable_path=DBT_EXECUTABLE,
         ),
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_LS,
+            load_method=LoadMode.DBT_MANIFEST if DBT_MANIFEST else LoadMode.DBT_LS,
             test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
         ),
-        operator_args={**WAREHOUSE_TASK, "install_deps": False, "retries": 1},
+        operator_args={**dbt_task_args, "install_deps": False, "retries": 1},
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from extract.registry import SourceSpec
 
@@ -25,7 +26,14 @@ def normalise_label(text: object) -> str:
     """Comparable header label: case, accents, spaces and punctuation ignored."""
     if text is None:
         return ""
-    folded = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    return _normalise_text(str(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalise_text(text: str) -> str:
+    # Cached: header search normalises every cell of 40 preview rows of every sheet, mostly repeats
+    # (bench/: it was the parser's hot spot on workbooks with a sheet per kecamatan).
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return _NON_ALNUM.sub(" ", folded).strip()
 
 
@@ -140,21 +148,25 @@ def find_header(preview: list[list[str | None]], spec: SourceSpec) -> HeaderMatc
     wide_pattern = re.compile(spec.unpivot.header_pattern) if spec.unpivot else None
     width = max((len(r) for r in preview), default=0)
     best: HeaderMatch | None = None
-    for top in range(len(preview)):
-        row = preview[top]
-        if not any(_cell(row, c) for c in range(width)):
+    # every cell's text once (re-reading the rows above each candidate made this quadratic in the preview)
+    cells = [[_cell(row, c) for c in range(width)] for row in preview]
+    title_parts: list[str] = []
+    for top, texts in enumerate(cells):
+        title = " ".join(title_parts)
+        title_parts.extend(t for t in texts if t)
+        if not any(texts):
             continue
-        title = " ".join(t for r in preview[:top] for t in (_cell(r, c) for c in range(len(r))) if t)
-        single = {c: [t] for c in range(width) if (t := _cell(row, c))}
+        row = preview[top]
+        single = {c: [t] for c, t in enumerate(texts) if t}
         candidates = [(1, single)]
         if top + 1 < len(preview):
-            below = preview[top + 1]
+            below = cells[top + 1]
             filled = _forward_fill(row, width)
             pair: dict[int, list[str]] = {}
             for c in range(width):
-                upper, lower = filled[c], _cell(below, c)
+                upper, lower = filled[c], below[c]
                 options = [f"{upper} {lower}"] if upper and lower else []
-                options += [t for t in (lower, _cell(row, c)) if t]
+                options += [t for t in (lower, texts[c]) if t]
                 if options:
                     pair[c] = options
             candidates.append((2, pair))

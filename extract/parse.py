@@ -227,16 +227,22 @@ class FileParser:
         end = strong[-1] + 1 if len(strong) else 0
         keep = np.flatnonzero(counts[:end] > 0)
         take = pa.array(keep)
-        arrays = {name: a.take(take) for name, a in arrays.items()}
+
+        def kept(array: pa.Array) -> pa.Array:
+            return array if len(keep) == height else array.take(take)  # the usual case: nothing dropped
+
+        arrays = {name: kept(a) for name, a in arrays.items()}
         errors = {name: e[keep] for name, e in errors.items()}
         source_rows = source_rows[keep]
-        total = self._total_rows(
-            arrays, [a.take(take) for i, a in raw_columns.items() if i not in header.columns]
-        )
+        # total labels sit in text-like cells (a NIK or name column, a 'No' column), never in numbers or dates
+        labels = [kept(a) for i, a in raw_columns.items() if i not in header.columns and i not in header.wide]
+        labels += [a for name, a in arrays.items() if spec.column_map[name].type in ("text", "code", "nik")]
+        total = self._total_rows(arrays, labels)
 
         if spec.unpivot and wide:
-            order = self._unpivot_order({i: column(i).take(take) for i in wide})
-            arrays = self._unpivot(arrays, order, {i: column(i).take(take) for i in wide}, wide)
+            wide_arrays = {i: kept(column(i)) for i in wide}
+            order = self._unpivot_order(wide_arrays)
+            arrays = self._unpivot(arrays, order, wide_arrays, wide)
             errors = {name: e[order] for name, e in errors.items()}
             source_rows, total = source_rows[order], total[order]
             texts[spec.unpivot.value_column] = f"{header.title_text} {sheet.name or ''}"
@@ -321,12 +327,16 @@ class FileParser:
         rejected |= region_bad
 
         good = pa.array(np.flatnonzero(~rejected))
-        columns = {name: array.take(good) for name, array in typed.items()}
+
+        def loaded_rows(array: pa.Array) -> pa.Array:
+            return array if len(good) == rows else array.take(good)
+
+        columns = {name: loaded_rows(array) for name, array in typed.items()}
         for name in spec.pii_columns:
             columns[name] = self.pseudonymiser.hash_array(columns[name])
         for name, value in spec.constants.items():
             columns[name] = pa.array([value] * len(good), pa.string())
-        columns["region_code"] = region_codes.take(good)
+        columns["region_code"] = loaded_rows(region_codes)
         columns["_sheet"] = pa.array([sheet.name] * len(good), pa.string())
         columns["_source_row"] = pa.array(source_rows[~rejected], pa.int64())
         table = pa.table({f.name: pc.cast(columns[f.name], f.type) for f in self.schema})
@@ -336,11 +346,11 @@ class FileParser:
         name = load_wilayah().name(self.scope)
         return list({compact_name(name), re.sub(r"[^0-9a-z]+", "", name.lower())})
 
-    def _total_rows(self, arrays: dict[str, pa.Array], unmapped: list[pa.Array]) -> np.ndarray:
-        """JUMLAH / TOTAL / SUB TOTAL rows: the label may sit in any text cell, mapped or not (a 'No' column)."""
+    def _total_rows(self, arrays: dict[str, pa.Array], labels: list[pa.Array]) -> np.ndarray:
+        """JUMLAH / TOTAL / SUB TOTAL rows, and rows named after the file's own region."""
         height = len(next(iter(arrays.values()))) if arrays else 0
         total = np.zeros(height, dtype=bool)
-        for label in [*arrays.values(), *unmapped]:
+        for label in labels:
             if is_string(label):
                 matched = pc.match_substring_regex(label, TOTAL_LABEL.pattern, ignore_case=True)
                 total |= pc.fill_null(matched, False).to_numpy(zero_copy_only=False)

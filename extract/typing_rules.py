@@ -38,6 +38,8 @@ BOOLS = {
     **dict.fromkeys(["ya", "y", "yes", "1", "true", "benar", "v", "√", "ada"], True),
     **dict.fromkeys(["tidak", "t", "no", "n", "0", "false", "salah", "tidakada", "bukan"], False),
 }
+#: values inspected to decide a column's number locale
+LOCALE_SAMPLE = 20_000
 EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 _STRING_TYPES = (pa.string(), pa.large_string(), pa.string_view())
 
@@ -74,9 +76,8 @@ def to_text(array: pa.Array) -> pa.Array:
         text = pc.cast(pc.cast(array, pa.int64()), pa.string())
     else:
         text = pc.cast(array, pa.string())
-    text = pc.replace_substring(text, "\u00a0", " ")
-    text = pc.utf8_trim_whitespace(text)
-    text = pc.replace_substring_regex(text, r"^['’`]+", "")
+    # whitespace (incl. the no-break space Excel users paste) then the apostrophes that force text in Excel
+    text = pc.utf8_ltrim(pc.utf8_trim(text, characters=" \t\r\n\u00a0"), characters="'’`")
     return pc.if_else(pc.equal(text, ""), None, text)
 
 
@@ -100,6 +101,11 @@ def detect_locale(text: pa.Array, *, excel: bool) -> str:
     if not excel:  # in an xlsx, '12.5' is how calamine writes any real number; in a CSV it is English
         english += r"|^[+-]?\d+\.(\d{1,2}|\d{4,})$"
     indonesian = r"^[+-]?[\d.]*\d,(\d{1,2}|\d{4,})$|^[+-]?\d{1,3}(\.\d{3}){2,}(,\d+)?$|\.\d{3},\d+$"
+    # the locale is a property of the file: the first values (and every value with a comma) tell it
+    sample = text.slice(0, LOCALE_SAMPLE)
+    if len(text) > LOCALE_SAMPLE:
+        sample = pa.concat_arrays([sample, text.filter(pc.match_substring(text, ","))[:LOCALE_SAMPLE]])
+    text = sample
     en = pc.sum(pc.match_substring_regex(text, english)).as_py() or 0
     id_ = pc.sum(pc.match_substring_regex(text, indonesian)).as_py() or 0
     return "en" if en > id_ else "id"
@@ -129,13 +135,16 @@ def parse_number(
     else:
         text = to_text(array)
         text = pc.if_else(pc.is_in(text, value_set=pa.array(NULL_TOKENS)), None, text)
-        text = pc.replace_substring_regex(text, r"(?i)^rp\.?|%|\s", "")
+        if pc.any(pc.match_substring_regex(text, r"[%\sRr]")).as_py():  # skip the rewrite when not needed
+            text = pc.replace_substring_regex(text, r"(?i)^rp\.?|%|\s", "")
         if locale == "auto":
             locale = detect_locale(text, excel=excel)
         if locale == "en":
             text = pc.replace_substring(text, ",", "")
         else:
-            as_indonesian = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+            as_indonesian = pc.replace_substring(text, ",", ".")
+            if pc.any(pc.match_substring(text, ".")).as_py():
+                as_indonesian = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
             if excel:
                 # calamine renders real numbers as 12.5: only unmistakably Indonesian text is converted
                 pattern = r",|^[+-]?\d{1,3}(\.\d{3}){2,}$"
@@ -144,15 +153,23 @@ def parse_number(
                 text = pc.if_else(pc.match_substring_regex(text, pattern), as_indonesian, text)
             else:
                 text = as_indonesian
-        valid = pc.match_substring_regex(text, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-        values = pc.cast(pc.if_else(valid, text, None), pa.float64())
-        invalid = pc.fill_null(pc.invert(valid), False)
+        try:  # the usual case: every cell is now a plain number ('nan'/'inf' text is not one)
+            values = pc.cast(text, pa.float64())
+            if not pc.all(pc.fill_null(pc.is_finite(values), True)).as_py():
+                raise pa.ArrowInvalid("non-finite text")
+            invalid = _no_failures(values)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            valid = pc.match_substring_regex(text, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+            values = pc.cast(pc.if_else(valid, text, None), pa.float64())
+            invalid = pc.fill_null(pc.invert(valid), False)
     if multiplier != 1.0:
         values = pc.multiply(values, multiplier)
     if integer:
-        fraction = pc.fill_null(pc.not_equal(pc.round(values, 6), pc.round(values, 0)), False)
+        whole = pc.round(values, 0)
+        # a tolerance, because unit multipliers (1,5 ribu) leave float noise behind
+        fraction = pc.fill_null(pc.greater(pc.abs(pc.subtract(values, whole)), 1e-6), False)
         invalid = pc.or_(invalid, fraction)
-        values = pc.cast(pc.if_else(fraction, None, pc.round(values, 0)), pa.int64())
+        values = pc.cast(pc.if_else(fraction, None, whole), pa.int64())
     kind = "bilangan bulat" if integer else "angka"
     return Typed(values, invalid, lambda raw: f'"{raw}" bukan {kind} yang valid', note)
 
@@ -182,6 +199,20 @@ def parse_date(array: pa.Array) -> Typed:
 
     text = to_text(array)
     text = pc.if_else(pc.is_in(text, value_set=pa.array(NULL_TOKENS)), None, text)
+    # fast path for the two spellings that make up most files; the rest go through the general parser
+    values = pc.cast(pc.strptime(text, format="%d/%m/%Y", unit="s", error_is_null=True), pa.date32())
+    # strptime rolls 31/02 over to 02/03: keep only dates whose text survives the round trip
+    intact = pc.fill_null(pc.equal(pc.strftime(values, format="%d/%m/%Y"), text), False)
+    values = pc.if_else(intact, values, None)
+    pending = pc.and_(pc.is_valid(text), pc.invert(intact))
+    if pc.any(pending).as_py():
+        rest = _parse_date_text(text.filter(pending))
+        values = pc.replace_with_mask(values, pending, rest)
+    return Typed(values, pc.and_(pc.is_valid(text), pc.is_null(values)), explain)
+
+
+def _parse_date_text(text: pa.Array) -> pa.Array:
+    """Every other date spelling, as date32 (null where it is not a real date)."""
     iso = pc.extract_regex(text, r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T].*)?$")
     dmy = pc.extract_regex(text, r"^(?P<d>\d{1,2})[-/. ](?P<m>\d{1,2})[-/. ](?P<y>\d{4}|\d{2})$")
     named = pc.extract_regex(text, r"^(?P<d>\d{1,2})[-/. ]+(?P<mon>[A-Za-z]+)\.?[-/. ]+(?P<y>\d{4}|\d{2})$")
@@ -211,15 +242,16 @@ def parse_date(array: pa.Array) -> Typed:
 
     serial_text = pc.match_substring_regex(text, r"^\d{4,5}(\.\d+)?$")
     serial = _serial_to_date(pc.cast(pc.if_else(serial_text, text, None), pa.float64()))
-    values = pc.coalesce(parsed, serial)
-    return Typed(values, pc.and_(pc.is_valid(text), pc.is_null(values)), explain)
+    return pc.coalesce(parsed, serial)
 
 
 # --------------------------------------------------------------------------- identifiers
 
 
 def parse_code(array: pa.Array) -> Typed:
-    text = pc.replace_substring_regex(to_text(array), r"^(\d+)\.0+$", r"\1")
+    text = to_text(array)
+    if pc.any(pc.match_substring(text, ".0")).as_py():  # floats such as 3374.0
+        text = pc.replace_substring_regex(text, r"^(\d+)\.0+$", r"\1")
     return Typed(text, _no_failures(text), lambda raw: f'kode "{raw}" tidak valid')
 
 

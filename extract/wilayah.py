@@ -115,8 +115,12 @@ class Wilayah:
     by_parent_name: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: (level, compact name) -> codes anywhere in Indonesia
     by_level_name: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    _close_match_pools: dict[tuple[str, tuple[str, ...]], dict[str, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add(self, code: str, parent: str, name: str) -> None:
+        self._close_match_pools.clear()
         self.names[code] = name
         key = compact_name(name)
         self.by_parent_name.setdefault((parent, key), []).append(code)
@@ -147,15 +151,23 @@ class Wilayah:
 
     def _close_match(self, level: str, key: str, within: list[str]) -> list[str]:
         """Spelling variants (Ngaliyan/Ngaliān, Pedurungan/Pedurongan) within the scope only, if unique."""
-        pool = {
-            compact_name(self.names[c]): c
-            for (lvl, _), codes in self.by_level_name.items()
-            if lvl == level
-            for c in codes
-            if any(is_within(c, w) for w in within)
-        }
+        pool = self._close_match_pool(level, tuple(within))
         close = difflib.get_close_matches(key, list(pool), n=2, cutoff=0.88)
         return [pool[close[0]]] if len(close) == 1 else []
+
+    def _close_match_pool(self, level: str, within: tuple[str, ...]) -> dict[str, str]:
+        # Built once per (level, scope): scanning every code of the country per misspelt name made this
+        # the parser's hot spot at province scale (bench/, docs/benchmark.md).
+        cached = self._close_match_pools.get((level, within))
+        if cached is None:
+            cached = self._close_match_pools[(level, within)] = {
+                compact_name(self.names[c]): c
+                for (lvl, _), codes in self.by_level_name.items()
+                if lvl == level
+                for c in codes
+                if any(is_within(c, w) for w in within)
+            }
+        return cached
 
 
 @cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -268,9 +269,16 @@ def _output_to(log_file: Path) -> Iterator[None]:
                 os.close(fd)
 
 
+@functools.cache
+def _dag_bag(dag_file: str) -> Any:
+    """One parse per DAG file per ``gudang run`` (the ingest file defines a DAG for every source)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=dag_file)
+
+
 def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome:
     """Run one DAG to completion in this process (``dag.test``: no scheduler, tasks one at a time)."""
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import TaskInstanceState
 
     from gudang.settings import DAGS_DIR
@@ -279,11 +287,11 @@ def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome
     # start after them; in-process runs therefore build with one dbt task (see docs/orchestration.md).
     os.environ.setdefault("GUDANG_DBT_MODE", "build")
     file_name = "gudang_transform.py" if dag_id == TRANSFORM_DAG_ID else "gudang_ingest.py"
-    bag = DagBag(dag_folder=str(DAGS_DIR / file_name))
-    if dag_id not in bag.dags:
-        raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
     started = time.monotonic()
     with _output_to(log_file):
+        bag = _dag_bag(str(DAGS_DIR / file_name))
+        if dag_id not in bag.dags:
+            raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
         dag_run = bag.dags[dag_id].test(run_conf=conf)
     failed = [
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")

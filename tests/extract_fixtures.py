@@ -39,8 +39,8 @@ CHILDREN = [
 PERSONAL_VALUES = [str(c[0]) for c in CHILDREN] + [c[1] for c in CHILDREN] + [c[4] for c in CHILDREN]
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def make_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fresh data home (and a test pseudonymisation key) for one test."""
     monkeypatch.setenv("GUDANG_HOME", str(tmp_path))
     monkeypatch.setenv("GUDANG_HASH_KEY", "test-key-not-secret")
     monkeypatch.delenv("GUDANG_CONFIG", raising=False)
@@ -59,8 +59,23 @@ def eppgbm_rows(period: str = "2025-03") -> list[list]:
     """The children measured within ``period`` (the gate rejects measurements outside the file's month)."""
     year, month = (int(part) for part in period.split("-"))
     return [
-        [i + 1, nik, name, sex, birth, parent, kec, kel, code, measured.replace(year=year, month=month), weight, height]
-        for i, (nik, name, sex, birth, parent, kec, kel, code, measured, weight, height) in enumerate(CHILDREN)
+        [
+            i + 1,
+            nik,
+            name,
+            sex,
+            birth,
+            parent,
+            kec,
+            kel,
+            code,
+            measured.replace(year=year, month=month),
+            weight,
+            height,
+        ]
+        for i, (nik, name, sex, birth, parent, kec, kel, code, measured, weight, height) in enumerate(
+            CHILDREN
+        )
     ]
 
 

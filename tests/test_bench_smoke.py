@@ -53,3 +53,29 @@ def test_cached_samples_are_reused(tmp_path):
     assert first.root == again.root
     other_seed, _ = ensure_samples(tmp_path, "smoke", 8)
     assert other_seed.root != first.root
+
+
+def test_killed_run_keeps_its_timings(tmp_path):
+    """A run the benchmark has to kill leaves every completed record in its journal (written as it goes)."""
+    import time
+    import types
+
+    from bench.child import Recorder, read_journal
+
+    timings = tmp_path / "timings_full.json"
+    recorder = Recorder(journal_path := timings.with_suffix(".jsonl"))
+    steps = types.SimpleNamespace(
+        ingest_one=lambda path: {"status": "loaded", "rows_read": 7}, dbt_build=lambda: None
+    )
+    recorder.wrap(steps, "ingest_one", "work", "ingest", lambda a, k, r: {"rows_read": r["rows_read"]})
+    recorder.wrap(steps, "dbt_build", "work", "dbt_build")
+    recorder.note(event="run_all started", wall_clock=time.time() - 5)
+    steps.ingest_one("a.xlsx")
+    steps.dbt_build()
+    del recorder  # the process dies here: no summary is written, only the journal exists
+
+    assert journal_path.exists() and not timings.exists()
+    recovered = read_journal(timings, stopped_at=time.time())
+    assert [r["label"] for r in recovered["records"]] == ["ingest", "dbt_build"]
+    assert recovered["records"][0]["rows_read"] == 7
+    assert 5 <= recovered["e2e_s"] < 60

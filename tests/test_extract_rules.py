@@ -27,7 +27,9 @@ def test_indonesian_numbers_in_a_csv_column():
 
 
 def test_english_numbers_are_recognised_per_column():
-    typed = parse_number(pa.array(["1,234.5", "12.25", "1,000,000"]), integer=False, locale="auto", excel=False)
+    typed = parse_number(
+        pa.array(["1,234.5", "12.25", "1,000,000"]), integer=False, locale="auto", excel=False
+    )
     assert typed.values.to_pylist() == [1234.5, 12.25, 1_000_000.0]
 
 
@@ -41,7 +43,9 @@ def test_excel_text_numbers_mixed_with_real_numbers():
         0.462,
     ]
     # in an integer column "1.234" can only be a thousands separator
-    assert parse_number(pa.array(["1.234", "17"]), integer=True, locale="auto", excel=True).values.to_pylist() == [
+    assert parse_number(
+        pa.array(["1.234", "17"]), integer=True, locale="auto", excel=True
+    ).values.to_pylist() == [
         1234,
         17,
     ]
@@ -136,7 +140,12 @@ def test_pseudonymiser_is_hmac_sha256_of_normalised_text():
 
 
 def test_header_below_title_rows():
-    preview = [["REKAP PENGUKURAN"], [None], ["No", "NIK", "JK", "Tgl Lahir", "Tanggal Pengukuran", "Catatan"], ["1", "x"]]
+    preview = [
+        ["REKAP PENGUKURAN"],
+        [None],
+        ["No", "NIK", "JK", "Tgl Lahir", "Tanggal Pengukuran", "Catatan"],
+        ["1", "x"],
+    ]
     header = find_header(preview, get_source("eppgbm"))
     assert (header.header_row, header.height) == (2, 1)
     assert {name for name, _ in header.columns.values()} == {"child_key", "sex", "birth_date", "measured_on"}

@@ -50,19 +50,11 @@ def test_the_demo_published_marts(demo: DemoRun) -> None:
 
 
 @pytest.mark.slow
-def test_a_rerun_with_nothing_new_changes_no_mart(home: Settings) -> None:
+def test_the_same_files_sent_again_change_no_mart(demo: DemoRun, home: Settings) -> None:
+    """A rerun of the same inputs (the files resent, a DAG rerun) publishes the same marts."""
     from gudang.publish import mart_content_hashes
 
     before, before_by_publisher = published_mart_hashes(home.published), mart_content_hashes(home.published)
-    result = run_pipeline(home, "rerun-nothing-new")
-    assert result["published"]["published"], result["published"]
-    assert published_mart_hashes(home.published) == before
-    assert mart_content_hashes(home.published) == before_by_publisher
-
-
-@pytest.mark.slow
-def test_the_same_files_sent_again_change_no_mart(demo: DemoRun, home: Settings) -> None:
-    before = published_mart_hashes(home.published)
     quality_before = _quality_rows(home)
     shutil.copytree(demo.inputs, home.inbox, dirs_exist_ok=True)
     resent = sorted(p.name for p in home.inbox.rglob("*") if p.is_file())
@@ -77,6 +69,10 @@ def test_the_same_files_sent_again_change_no_mart(demo: DemoRun, home: Settings)
     changed = sorted(name for name in before if after.get(name) != before[name] and name != QUALITY_MART)
     assert not changed, f"marts changed by an identical rerun: {changed}"
     assert set(after) == set(before)
+    by_publisher = mart_content_hashes(home.published)
+    assert [
+        n for n in before_by_publisher if by_publisher[n] != before_by_publisher[n] and n != QUALITY_MART
+    ] == []
     # The quality mart keeps every earlier row as it was and adds one 'duplicate' row per resent file.
     quality_after = _quality_rows(home)
     added = sorted(set(quality_after) - set(quality_before))
@@ -113,7 +109,8 @@ def test_a_revised_file_supersedes_the_old_one_and_keeps_history(home: Settings)
 
     _drop(home, REVISED, revised)
     second = run_pipeline(home, "revision-2")
-    assert [(r.original_name, r.status) for r in second["ingested"]] == [(REVISED, "loaded")]
+    # (a warning is fine: 10 rows after the sample's bigger previous month trips the volume check)
+    assert [(r.original_name, r.status.startswith("loaded")) for r in second["ingested"]] == [(REVISED, True)]
     assert second["published"]["published"], second["published"]
 
     with connect(home, read_only=True) as conn:

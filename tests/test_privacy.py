@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from badinput import use_home
-from badinput.pii import NIK_PATTERN, find_pii, table_count
+from badinput.pii import NIK_PATTERN, KnownStrings, find_pii, find_pii_in_text, table_count
 from badinput.runs import DemoRun, demo_run, manifest_pii
 from badinput.workbooks import EPPGBM_HEADERS, Sheet, eppgbm_name, eppgbm_rows, table, write_xlsx
 
@@ -37,7 +37,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 def test_the_demo_run_holds_personal_data_to_look_for(demo: DemoRun) -> None:
     """Guards the scans below against passing vacuously."""
     pii = manifest_pii(demo.manifest)
-    assert sum(bool(re.fullmatch(r"\d{16}", v)) for v in pii) >= 50, "the manifest lists too few NIKs"
+    niks = [v for v in pii if re.fullmatch(r"\d{16}", v)]
+    assert len(niks) >= 50, "the manifest lists too few NIKs"
+    assert all(re.search(NIK_PATTERN, v) for v in niks), "the NIK shape must recognise every generated NIK"
     assert sum(not v.isdigit() for v in pii) >= 50, "the manifest lists too few names"
     with connect(demo.settings, read_only=True) as conn:
         hashed = conn.execute(
@@ -61,15 +63,11 @@ def _text_reports(reports: Path) -> list[Path]:
 def test_digest_and_reports_carry_no_personal_data(demo: DemoRun) -> None:
     digests = sorted(demo.settings.reports.glob("digest-*.txt"))
     assert digests, f"no digest under {demo.settings.reports}"
-    names = [v for v in manifest_pii(demo.manifest) if len(v) >= 5]
-    needles = re.compile("|".join(re.escape(v) for v in sorted(names, key=len, reverse=True)), re.IGNORECASE)
-    nik_shape = re.compile(NIK_PATTERN)
+    known = KnownStrings(manifest_pii(demo.manifest))
     leaks = []
     for path in _text_reports(demo.settings.reports):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for pattern in (nik_shape, needles):
-            if match := pattern.search(text):
-                leaks.append(f"{path.relative_to(demo.settings.home)}: {match.group(0)!r}")
+        if found := find_pii_in_text(path.read_text(encoding="utf-8", errors="replace"), known):
+            leaks.append(f"{path.relative_to(demo.settings.home)}: {found!r}")
     assert not leaks, "\n".join(leaks)
 
 
