@@ -8,8 +8,9 @@ that model), at close to the cost of a bare ``dbt build``. ``GUDANG_DBT_MODE`` s
 comparison (``local``: one Airflow task per model; ``build``: one ``dbt build`` task with a per-model
 report).
 
-After dbt: the mart gate decides; publish swaps ``marts.duckdb`` in only if it passed; the submission
-calendar, data docs and reports follow; the alert digest goes out whatever happened before it (a blocked
+First the submission calendar (so ``mart_data_quality`` carries this run's late/missing verdicts), then
+dbt; the mart gate decides; publish swaps ``marts.duckdb`` in only if it passed; data docs and reports
+follow; the alert digest goes out whatever happened before it (a blocked
 gate or a failed dbt build is exactly what planners must hear about). A final ``run_failed`` task fails
 the DAG run when any task failed, since the digest, the last task, succeeds either way.
 
@@ -176,14 +177,17 @@ def gudang_transform():
         """Only runs (and fails the DAG run) when a task above failed; skipped on a healthy run."""
         raise AirflowException("a task of this run failed; see the failed task's log")
 
+    # The calendar runs first so that this run's mart_data_quality (built by dbt) carries this run's
+    # late/missing verdicts rather than the previous run's.
+    calendar = submission_calendar()
     gate = mart_gate()
     published = publish()
-    dbt >> gate >> published
-    after_publish = [submission_calendar(), data_docs(), reports()]
+    calendar >> dbt >> gate >> published
+    after_publish = [data_docs(), reports()]
     published >> after_publish
     digest = alert_digest()
     after_publish >> digest
-    [dbt, gate, published, *after_publish, digest] >> run_failed()
+    [calendar, dbt, gate, published, *after_publish, digest] >> run_failed()
 
 
 gudang_transform()

@@ -400,6 +400,10 @@ class _Load:
     def _move(self, target: Path) -> None:
         if self.path.resolve() == target.resolve():
             return
+        if not self.path.exists():
+            # a concurrent run already stored this very file (its batch is logged there): nothing is lost
+            log.info("%s was already moved by a concurrent run", self.safe_name)
+            return
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(self.path), str(target))
 

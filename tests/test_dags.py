@@ -180,6 +180,8 @@ def test_single_build_mode_keeps_the_same_wiring(tmp_path):
     tasks = describe_dag_folder(tmp_path, dbt_mode="build")["dags"][pipeline.TRANSFORM_DAG_ID]["tasks"]
     assert tasks["dbt_build"]["pool"] == WRITER_POOL
     assert tasks["mart_gate"]["upstream"] == ["dbt_build"]
+    # the calendar precedes dbt, so mart_data_quality is built with this run's late/missing verdicts
+    assert "submission_calendar" in tasks["dbt_build"]["upstream"]
 
 
 def test_inbox_watcher_fires_for_a_new_finished_file_and_not_for_old_ones(tmp_path, monkeypatch):

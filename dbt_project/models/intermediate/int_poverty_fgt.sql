@@ -37,14 +37,14 @@ select
     region_code,
     year,
     any_value(poverty_line_rp) as poverty_line_rp,
-    coalesce(sum(person_weight) filter (where is_poor), 0) as poor_population,
+    round(coalesce(sum(person_weight) filter (where is_poor), 0), 6) as poor_population,
     -- six decimals (BPS publishes two or three): stable for exact comparisons in unit tests
     round(coalesce(100 * sum(person_weight) filter (where is_poor) / sum(person_weight), 0), 6) as p0_pct,
     round(100 * sum(person_weight * poverty_gap) / sum(person_weight), 6) as p1,
     round(100 * sum(person_weight * poverty_gap * poverty_gap) / sum(person_weight), 6) as p2,
     round(coalesce(100 * sum(person_weight) filter (where is_extreme_poor) / sum(person_weight), 0), 6)
         as extreme_poverty_pct,
-    coalesce(sum(person_weight) filter (where is_extreme_poor), 0) as extreme_poor_population,
+    round(coalesce(sum(person_weight) filter (where is_extreme_poor), 0), 6) as extreme_poor_population,
     any_value(extreme_threshold_rp) as extreme_threshold_rp,
     any_value(extreme_threshold_version) as extreme_threshold_version,
     count(*) as sample_households

@@ -10,8 +10,8 @@ select
     sum(target_count) as target_count,
     sum(served_count) as served_count,
     -- the sheet's own percentage, kept only to show how far it is from the recomputed one
-    avg(achievement_pct_reported) as achievement_pct_reported,
-    avg(quality_achievement_pct) as quality_achievement_pct
+    round(avg(achievement_pct_reported), 6) as achievement_pct_reported,
+    round(avg(quality_achievement_pct), 6) as quality_achievement_pct
 from {{ ref('stg_spm__achievement') }}
 where service_code is not null
 group by all

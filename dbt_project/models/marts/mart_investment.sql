@@ -11,8 +11,8 @@ with grouped as (
         sector_code,
         investor_type,
         count(*) as projects,
-        sum(investment_usd_thousand) filter (where investor_type = 'PMA') as investment_usd,
-        sum(investment_idr_million_total) as investment_idr,
+        round(sum(investment_usd_thousand) filter (where investor_type = 'PMA'), 6) as investment_usd,
+        round(sum(investment_idr_million_total), 6) as investment_idr,
         any_value(exchange_rate) as exchange_rate,
         sum(workers_local) as workers_local,
         sum(workers_foreign) as workers_foreign

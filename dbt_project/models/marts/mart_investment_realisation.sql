@@ -7,9 +7,9 @@ with quarters as (
         region.regency_code as region_code,
         approved.year,
         approved.quarter,
-        sum(approved.investment_idr_million_total) as investment_idr,
-        sum(approved.investment_idr_million_total) filter (where approved.investor_type = 'PMA') as investment_idr_pma,
-        sum(approved.investment_idr_million_total) filter (where approved.investor_type = 'PMDN') as investment_idr_pmdn
+        round(sum(approved.investment_idr_million_total), 6) as investment_idr,
+        round(sum(approved.investment_idr_million_total) filter (where approved.investor_type = 'PMA'), 6) as investment_idr_pma,
+        round(sum(approved.investment_idr_million_total) filter (where approved.investor_type = 'PMDN'), 6) as investment_idr_pmdn
     from {{ ref('int_lkpm_approved') }} as approved
     inner join {{ ref('dim_region') }} as region on region.region_code = approved.region_code
     group by all

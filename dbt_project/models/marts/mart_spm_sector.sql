@@ -1,3 +1,5 @@
+-- Averages and sums of doubles are rounded to 6 decimals: DuckDB's parallel aggregation is not
+-- bit-reproducible, and identical inputs must publish identical marts (content-hash idempotency).
 -- SPM index per affair (sector) and quarter, plus one overall row per quarter (sector = 'semua').
 -- Sector index = mean of its services' indices (each basic service counts equally, as in e-SPM's
 -- recapitulation); overall index = mean of the sector indices (each affair counts equally). Categories
@@ -12,9 +14,9 @@ sectors as (
     select
         region_code, year, quarter, period, sector,
         count(*) as services_reported,
-        avg(achievement_pct) as achievement_pct,
-        avg(quality_achievement_pct) as quality_achievement_pct,
-        avg(spm_index) as spm_index
+        round(avg(achievement_pct), 6) as achievement_pct,
+        round(avg(quality_achievement_pct), 6) as quality_achievement_pct,
+        round(avg(spm_index), 6) as spm_index
     from services
     group by all
 ),
@@ -22,9 +24,9 @@ overall as (
     select
         region_code, year, quarter, period, 'semua' as sector,
         sum(services_reported) as services_reported,
-        avg(achievement_pct) as achievement_pct,
-        avg(quality_achievement_pct) as quality_achievement_pct,
-        avg(spm_index) as spm_index
+        round(avg(achievement_pct), 6) as achievement_pct,
+        round(avg(quality_achievement_pct), 6) as quality_achievement_pct,
+        round(avg(spm_index), 6) as spm_index
     from sectors
     group by all
 ),
