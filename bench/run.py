@@ -176,7 +176,7 @@ def peak_rss_self_and_children_bytes() -> dict:
 
 def write_results(results: dict, reports_dir: Path) -> Path:
     reports_dir.mkdir(parents=True, exist_ok=True)
-    stamp = results["bench"]["started_at"].replace(":", "").replace("-", "")
+    stamp = dt.datetime.fromisoformat(results["bench"]["started_at"]).strftime("%Y%m%dT%H%M%SZ")
     body = json.dumps(results, indent=2, default=str)
     stamped = reports_dir / f"bench_{results['bench']['scale']}_{stamp}.json"
     stamped.write_text(body)
