@@ -371,14 +371,16 @@ class _Load:
             conn.unregister("batch_rejections")
 
     def _insert_checks(self, conn: duckdb.DuckDBPyConnection, outcomes: list[CheckOutcome]) -> None:
+        if not outcomes:
+            return
         now = _now()
-        for o in outcomes:
-            conn.execute(
-                """INSERT INTO ops.check_results (batch_id, run_id, source, scope_level, check_name, column_name,
-                   severity, success, unexpected_count, message, checked_at) VALUES (?, ?, ?, 'file', ?, ?, ?, ?, ?, ?, ?)""",
-                [self.batch_id, self.run_id, self.spec.source, o.check, o.column, o.severity, o.success,
-                 o.unexpected_count, o.message, now],
-            )  # fmt: skip
+        # one statement for the whole suite: a per-row INSERT cost ~0.1 s per file at province scale
+        conn.executemany(
+            """INSERT INTO ops.check_results (batch_id, run_id, source, scope_level, check_name, column_name,
+               severity, success, unexpected_count, message, checked_at) VALUES (?, ?, ?, 'file', ?, ?, ?, ?, ?, ?, ?)""",
+            [[self.batch_id, self.run_id, self.spec.source, o.check, o.column, o.severity, o.success,
+              o.unexpected_count, o.message, now] for o in outcomes],
+        )  # fmt: skip
 
     def _insert_log(self, conn: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
         conn.execute(

@@ -102,6 +102,19 @@ def _open(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConne
             delay = min(delay * 2, 2.0)
 
 
+_ops_ready: set[tuple[str, int]] = set()
+
+
+def _ensure_ops_tables(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Create the ops tables once per file per process: every file load opens the warehouse several
+    times, and re-running the DDL each time was measurable at province scale. Keyed by inode so a
+    warehouse deleted and recreated at the same path is initialised again."""
+    key = (str(path), path.stat().st_ino)
+    if key not in _ops_ready:
+        conn.execute(OPS_DDL)
+        _ops_ready.add(key)
+
+
 @contextmanager
 def connect(
     settings: Settings | None = None, *, read_only: bool = False, timeout_s: float = 300.0
@@ -112,7 +125,7 @@ def connect(
     conn = _open(settings.warehouse, read_only, timeout_s)
     try:
         if not read_only:
-            conn.execute(OPS_DDL)
+            _ensure_ops_tables(conn, settings.warehouse)
         yield conn
     finally:
         conn.close()
