@@ -373,6 +373,7 @@ def run_mart_gate(
                 settings, run_id, own, failed_dbt_nodes=failed_dbt_nodes, dbt_run_results=dbt_run_results
             )
     outcomes = _run_checks(conn)
+    outcomes.append(_quarantine_outcome(conn, run_id))
     outcomes += _dbt_outcomes(
         failed_dbt_nodes, dbt_run_results or DBT_PROJECT_DIR / "target" / "run_results.json"
     )
@@ -460,6 +461,44 @@ def _describe(row: pd.Series, check: MartCheck, column: str) -> str:
 
 def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _quarantine_outcome(conn: duckdb.DuckDBPyConnection, run_id: str) -> CheckOutcome:
+    """A file quarantined in this run blocks the publish (configurable): marts built without one agency's
+    period would look complete but are not. The previous marts stay until the agency resends the file.
+
+    "This run" = files logged under this run id, or ingested since the last pipeline run ended (under the
+    scheduler each ingest DAG run has its own id)."""
+    from gudang.config import load_config
+
+    rows = conn.execute(
+        """SELECT agency, file_name, coalesce(error_message, '') FROM ops.ingest_log
+           WHERE status = 'quarantined'
+             AND (run_id = ? OR started_at > coalesce(
+                 (SELECT max(finished_at) FROM ops.pipeline_runs WHERE run_id <> ?), TIMESTAMP '1970-01-01'))
+           ORDER BY file_name""",
+        [run_id, run_id],
+    ).fetchall()
+    blocks = load_config().quality.block_publish_on_quarantine
+    if not rows:
+        message = "Tidak ada berkas yang dikarantina pada run ini."
+    else:
+        files = "; ".join(f"{file} ({agency})" for agency, file, _ in rows)
+        consequence = (
+            "mart lama tetap dipakai sampai berkas diperbaiki dan dikirim ulang"
+            if blocks
+            else "hanya peringatan"
+        )
+        message = f"{len(rows)} berkas dikarantina pada run ini: {files}; {consequence}."
+    return CheckOutcome(
+        "berkas.dikarantina",
+        None,
+        "error" if blocks else "warn",
+        not rows,
+        len(rows),
+        message,
+        row_level=False,
+    )
 
 
 def _dbt_outcomes(failed_nodes: list[str] | None, run_results: Path) -> list[CheckOutcome]:

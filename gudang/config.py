@@ -33,6 +33,8 @@ class Quality(BaseModel):
 
     #: a file whose row count moves more than this share against the previous period's file is flagged
     volume_change_share: float = 0.5
+    #: a file quarantined in a run blocks that run's publish (the last good marts stay)
+    block_publish_on_quarantine: bool = True
     #: examples of rejected rows per file in the digest
     digest_examples_per_file: int = 5
 
