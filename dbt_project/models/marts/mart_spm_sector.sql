@@ -1,5 +1,7 @@
--- Averages and sums of doubles are rounded to 6 decimals: DuckDB's parallel aggregation is not
--- bit-reproducible, and identical inputs must publish identical marts (content-hash idempotency).
+-- Averages sum DECIMALs (exact, so independent of the order DuckDB's threads combine them) and are
+-- rounded to 6 decimals once, at the end: identical inputs must publish identical marts (content-hash
+-- idempotency). Summing doubles, with rounding in between, left last-bit noise that an exact 7th-decimal
+-- tie (k/6 of 6-decimal values) rounded either way.
 -- SPM index per affair (sector) and quarter, plus one overall row per quarter (sector = 'semua').
 -- Sector index = mean of its services' indices (each basic service counts equally, as in e-SPM's
 -- recapitulation); overall index = mean of the sector indices (each affair counts equally). Categories
@@ -14,9 +16,9 @@ sectors as (
     select
         region_code, year, quarter, period, sector,
         count(*) as services_reported,
-        round(avg(achievement_pct), 6) as achievement_pct,
-        round(avg(quality_achievement_pct), 6) as quality_achievement_pct,
-        round(avg(spm_index), 6) as spm_index
+        avg(achievement_pct::decimal(38, 12)) as achievement_pct,
+        avg(quality_achievement_pct::decimal(38, 12)) as quality_achievement_pct,
+        avg(spm_index::decimal(38, 12)) as spm_index
     from services
     group by all
 ),
@@ -24,9 +26,9 @@ overall as (
     select
         region_code, year, quarter, period, 'semua' as sector,
         sum(services_reported) as services_reported,
-        round(avg(achievement_pct), 6) as achievement_pct,
-        round(avg(quality_achievement_pct), 6) as quality_achievement_pct,
-        round(avg(spm_index), 6) as spm_index
+        avg(achievement_pct::decimal(38, 12)) as achievement_pct,
+        avg(quality_achievement_pct::decimal(38, 12)) as quality_achievement_pct,
+        avg(spm_index::decimal(38, 12)) as spm_index
     from sectors
     group by all
 ),
@@ -49,8 +51,8 @@ select
     is_overall,
     cast(services_reported as bigint) as services_reported,
     cast(services_in_catalogue as bigint) as services_in_catalogue,
-    cast(achievement_pct as double) as achievement_pct,
-    cast(quality_achievement_pct as double) as quality_achievement_pct,
-    cast(spm_index as double) as spm_index,
-    cast({{ spm_category('spm_index') }} as varchar) as category
+    cast(round(achievement_pct, 6) as double) as achievement_pct,
+    cast(round(quality_achievement_pct, 6) as double) as quality_achievement_pct,
+    cast(round(spm_index, 6) as double) as spm_index,
+    cast({{ spm_category('round(spm_index, 6)') }} as varchar) as category
 from combined
