@@ -167,6 +167,10 @@ def ingest_file(
         if not message.startswith(safe_name):
             message = f"{safe_name}: {message}"
         return load.write_quarantine(message)
+    except FileNotFoundError:
+        if not path.exists():  # taken by a concurrent run mid-read: that run logs it, not this one
+            raise
+        return load.write_quarantine(f"{safe_name}: file tidak bisa dibaca")
     except Exception as exc:  # an unreadable file must never stop the other files
         log.error("ingest of %s failed:\n%s", safe_name, traceback.format_exc())
         return load.write_quarantine(f"{safe_name}: file tidak bisa diproses ({type(exc).__name__}: {exc})")
@@ -447,7 +451,11 @@ def ingest_inbox(
     for source in sources or list(load_registry()):
         spec = get_source(source)
         for path in discover(settings, source):
-            results.append(ingest_file(path, spec, settings, run_id=run_id))
+            try:
+                results.append(ingest_file(path, spec, settings, run_id=run_id))
+            except FileNotFoundError:
+                # a concurrent run took the file between discovery and reading it; that run logs it
+                log.info("%s was taken by a concurrent run", path.name)
     return results
 
 
