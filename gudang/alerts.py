@@ -368,6 +368,18 @@ class FailedCheck:
     unexpected_count: int | None
     hint: str
 
+    @classmethod
+    def from_record(cls, record: dict, language: str, *, hint: str) -> FailedCheck:
+        """One row of ``ops.check_results``, with its message scrubbed of personal data."""
+        return cls(
+            check=record["check_name"] or "",
+            column=record["column_name"] or "",
+            severity=record["severity"] or "error",
+            message=scrub(record["message"], language),
+            unexpected_count=record["unexpected_count"],
+            hint=hint,
+        )
+
 
 @dataclass
 class FileReport:
@@ -541,14 +553,7 @@ def _file_reports(
             )
         ]
         failed = [
-            FailedCheck(
-                check=c["check_name"] or "",
-                column=c["column_name"] or "",
-                severity=c["severity"] or "error",
-                message=scrub(c["message"], language),
-                unexpected_count=c["unexpected_count"],
-                hint=fix_hint(c["check_name"], language),
-            )
+            FailedCheck.from_record(c, language, hint=fix_hint(c["check_name"], language))
             for c in _records(
                 conn,
                 """
@@ -615,16 +620,7 @@ def _run_report(conn: duckdb.DuckDBPyConnection, run_id: str, language: str) -> 
         message=scrub(run[0]["message"], language) if run else "",
         mart_checks_passed=sum(1 for c in checks if c["success"]),
         mart_failed_checks=[
-            FailedCheck(
-                check=c["check_name"] or "",
-                column=c["column_name"] or "",
-                severity=c["severity"] or "error",
-                message=scrub(c["message"], language),
-                unexpected_count=c["unexpected_count"],
-                hint="",
-            )
-            for c in checks
-            if not c["success"]
+            FailedCheck.from_record(c, language, hint="") for c in checks if not c["success"]
         ],
     )
 
