@@ -9,7 +9,7 @@ task does; what the run costs beyond the sum of that work is Airflow and Cosmos:
 task instances, XComs, the metadata database. The wrappers call the real functions unchanged.
 
 Timed records (``kind``):
-- ``work``: a task body's own work (ingest one file, dbt build, mart gate, publish, reports, ...). Nested
+- ``work``: a task body's own work (ingest a chunk of files, dbt build, mart gate, publish, reports, ...). Nested
   work (dbt invoked from inside ``pipeline.dbt_build``) is counted once, as its outermost call.
 - ``detail``: parts of a work record (parse, GX file gate, raw insert), for the breakdown only.
 - ``orchestration``: Airflow's own steps worth naming (DAG file parsing), for the breakdown only.
@@ -83,17 +83,30 @@ class Recorder:
         setattr(owner, name, timed)
 
 
-def _ingest_description(args: tuple, kwargs: dict, result: Any) -> dict:
-    _settings, source, path = args[:3]
+def _chunk_description(args: tuple, kwargs: dict, result: Any) -> dict:
+    _settings, source, paths = args[:3]
     result = result or {}
+    return {"source": source, "files": len(paths), "rows_read": result.get("rows_read") or 0}
+
+
+def _file_of(load: Any) -> dict:
     return {
-        "source": source,
-        "file": Path(path).name,
-        "format": Path(path).suffix.lower().lstrip("."),
-        "status": result.get("status"),
-        "rows_read": result.get("rows_read") or 0,
-        "rows_loaded": result.get("rows_loaded") or 0,
+        "source": load.spec.source,
+        "file": load.safe_name,
+        "format": Path(load.safe_name).suffix.lower().lstrip("."),
     }
+
+
+def _read_description(args: tuple, kwargs: dict, result: Any) -> dict:
+    """One file read and parsed (or set aside: duplicate, quarantined) by ``extract.ingest._read``."""
+    if hasattr(result, "parsed"):  # parsed, waiting for its gate batch
+        return {**_file_of(args[0]), "status": "parsed", "rows_read": result.parsed.rows_read}
+    return {**_file_of(args[0]), "status": result.status, "rows_read": result.rows_read}
+
+
+def _batch_description(args: tuple, kwargs: dict, result: Any) -> dict:
+    """A gate batch (``extract.ingest._gate_and_write``): the files it gated and wrote."""
+    return {"files": [{**_file_of(item.load), "rows_read": item.parsed.rows_read} for item in args[0]]}
 
 
 def _dbt_description(args: tuple, kwargs: dict, result: Any) -> dict:
@@ -103,7 +116,7 @@ def _dbt_description(args: tuple, kwargs: dict, result: Any) -> dict:
 
 #: gudang.pipeline functions the DAG task bodies call: each is one task's work
 PIPELINE_STEPS = (
-    "files_to_ingest",
+    "ingest_chunks",
     "dbt_build",
     "mart_gate",
     "publish",
@@ -125,14 +138,16 @@ def instrument(recorder: Recorder) -> None:
     import extract.parse
     from gudang import pipeline
 
-    recorder.wrap(pipeline, "ingest_one", "work", "ingest", _ingest_description)
+    recorder.wrap(pipeline, "ingest_chunk", "work", "ingest", _chunk_description)
     for step in PIPELINE_STEPS:
         recorder.wrap(pipeline, step, "work", step)
     recorder.wrap(pipeline, "_run_dag", "dag", "dag run", lambda a, k, r: {"dag_id": a[0], "state": r.state})
     recorder.wrap(dbtRunner, "invoke", "work", "dbt", _dbt_description)
     recorder.wrap(extract.parse.FileParser, "parse", "detail", "parse")
+    recorder.wrap(extract.ingest, "_read", "detail", "read file", _read_description)
+    recorder.wrap(extract.ingest, "_gate_and_write", "detail", "gate and write", _batch_description)
     recorder.wrap(extract.ingest, "open_workbook", "detail", "open workbook")
-    recorder.wrap(extract.ingest, "validate_file_frame", "detail", "gx file gate")
+    recorder.wrap(extract.ingest, "validate_file_frames", "detail", "gx file gate")
     recorder.wrap(extract.ingest._Load, "_insert_raw", "detail", "insert raw")
     recorder.wrap(DagBag, "__init__", "orchestration", "dag file parse")
 

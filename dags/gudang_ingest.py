@@ -4,8 +4,9 @@ A new source YAML gives a new DAG on the next parse; nothing here is source-spec
 
 - runs on its cadence's cron **or** as soon as a file lands in ``$GUDANG_HOME/inbox/<source>/`` (an
   ``AssetWatcher`` on the inbox Asset, see ``gudang/inbox_trigger.py``), whichever comes first;
-- lists the waiting files, then ingests each in its own mapped task (one transaction per file);
-- emits an event on the raw table's Asset, which schedules ``gudang_transform``;
+- lists the waiting files in chunks, then ingests each chunk in a mapped task (still one transaction per
+  file; a task per file cost more in Airflow than the load itself at province scale);
+- emits one event on the raw table's Asset when a file was loaded, which schedules ``gudang_transform``;
 - writes the warehouse only inside the single-slot ``duckdb_writer`` pool (DuckDB has one writer);
 - takes a ``period`` param to re-ingest a period's archived originals (a backfill after a parser fix).
 
@@ -127,30 +128,45 @@ def build_ingest_dag(spec: SourceSpec):
     )
     def ingest_source():
         @task(execution_timeout=dt.timedelta(minutes=2))
-        def list_files() -> list[str]:
-            """Files waiting in the inbox, or the archived originals of the requested period."""
+        def list_files() -> list[list[str]]:
+            """Files waiting in the inbox, or the archived originals of the requested period, in chunks."""
             period = get_current_context()["params"].get("period")
-            return pipeline.files_to_ingest(get_settings(), spec.source, period=period)
+            return pipeline.ingest_chunks(get_settings(), spec.source, period=period)
 
-        @task(pool=WRITER_POOL, outlets=[table_asset], map_index_template="{{ file_name }}")
-        def ingest_file(path: str) -> dict:
-            """Parse, gate and load one file in one transaction; archive or quarantine the original."""
+        @task(pool=WRITER_POOL, map_index_template="{{ chunk_label }}")
+        def ingest_files(paths: list[str]) -> dict:
+            """Parse, gate and load each file in its own transaction; archive or quarantine the originals."""
             context = get_current_context()
-            context["file_name"] = path.rsplit("/", 1)[-1]
-            result = pipeline.ingest_one(
+            names = [p.rsplit("/", 1)[-1] for p in paths]
+            context["chunk_label"] = (
+                names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]} ({len(names)})"
+            )
+            summary = pipeline.ingest_chunk(
                 get_settings(),
                 spec.source,
-                path,
+                paths,
                 run_id=pipeline.gudang_run_id(context),
                 force=bool(context["params"].get("period")),
             )
-            if result.get("status") == "taken":
-                # Another run loaded it first: skipping keeps this run from announcing a table change.
-                raise AirflowSkipException(f"{context['file_name']} sudah dimuat oleh run lain")
-            print(f"{context['file_name']}: {result}")
-            return result
+            print(f"{context['chunk_label']}: {summary}")
+            if summary["taken"] == summary["files"]:
+                # Another run loaded them first: skipping keeps this run from announcing a table change.
+                raise AirflowSkipException(f"{len(paths)} file sudah dimuat oleh run lain")
+            return summary
 
-        ingest_file.expand(path=list_files())
+        @task(outlets=[table_asset], trigger_rule="none_failed")
+        def announce_table_change(summaries: list[dict | None]) -> dict:
+            """One Asset event per run (not per file) when the raw table changed."""
+            done = [s for s in summaries if s]
+            loaded = sum(s["rows_loaded"] for s in done)
+            changed = sum(
+                n for s in done for status, n in s["statuses"].items() if status.startswith("loaded")
+            )
+            if not changed:
+                raise AirflowSkipException("tidak ada file baru yang dimuat")
+            return {"files_loaded": changed, "rows_loaded": loaded}
+
+        announce_table_change(ingest_files.expand(paths=list_files()))
 
     return ingest_source()
 

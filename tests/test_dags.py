@@ -119,12 +119,15 @@ def test_ingest_dag_structure(dag_folder, source):
     spec = load_registry()[source]
     dag = dag_folder["dags"][pipeline.ingest_dag_id(source)]
     tasks = dag["tasks"]
-    assert set(tasks) == {"list_files", "ingest_file"}
-    ingest = tasks["ingest_file"]
-    assert ingest["mapped"], "one mapped task instance per arriving file"
+    assert set(tasks) == {"list_files", "ingest_files", "announce_table_change"}
+    ingest = tasks["ingest_files"]
+    assert ingest["mapped"], "one mapped task instance per chunk of arriving files"
     assert ingest["upstream"] == ["list_files"]
     assert ingest["pool"] == WRITER_POOL
-    assert ingest["outlets"] == [pipeline.raw_asset_uri(spec.target_table)]
+    announce = tasks["announce_table_change"]
+    assert announce["upstream"] == ["ingest_files"]
+    assert announce["outlets"] == [pipeline.raw_asset_uri(spec.target_table)], "one Asset event per run"
+    assert ingest["outlets"] == [] and tasks["list_files"]["outlets"] == []
     for task in tasks.values():
         assert task["retries"] >= 1 and task["backoff"]
         assert task["timeout_s"] and task["timeout_s"] <= 3600
