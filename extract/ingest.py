@@ -523,25 +523,28 @@ class _Load:
                 "severity": pa.array([r.severity for r in rejections], pa.string()),
             }
         )
-        conn.register("batch_rejections", table)
-        try:
-            conn.execute(
-                f"INSERT INTO ops.rejected_rows ({', '.join(table.column_names)}) SELECT * FROM batch_rejections"
-            )
-        finally:
-            conn.unregister("batch_rejections")
+        _insert_arrow(conn, "ops.rejected_rows", table)
 
     def _insert_checks(self, conn: duckdb.DuckDBPyConnection, outcomes: list[CheckOutcome]) -> None:
         if not outcomes:
             return
-        now = _now()
-        # one statement for the whole suite: a per-row INSERT cost ~0.1 s per file at province scale
-        conn.executemany(
-            """INSERT INTO ops.check_results (batch_id, run_id, source, scope_level, check_name, column_name,
-               severity, success, unexpected_count, message, checked_at) VALUES (?, ?, ?, 'file', ?, ?, ?, ?, ?, ?, ?)""",
-            [[self.batch_id, self.run_id, self.spec.source, o.check, o.column, o.severity, o.success,
-              o.unexpected_count, o.message, now] for o in outcomes],
-        )  # fmt: skip
+        count = len(outcomes)
+        table = pa.table(
+            {
+                "batch_id": pa.array([self.batch_id] * count, pa.string()),
+                "run_id": pa.array([self.run_id] * count, pa.string()),
+                "source": pa.array([self.spec.source] * count, pa.string()),
+                "scope_level": pa.array(["file"] * count, pa.string()),
+                "check_name": pa.array([o.check for o in outcomes], pa.string()),
+                "column_name": pa.array([o.column for o in outcomes], pa.string()),
+                "severity": pa.array([o.severity for o in outcomes], pa.string()),
+                "success": pa.array([o.success for o in outcomes], pa.bool_()),
+                "unexpected_count": pa.array([o.unexpected_count for o in outcomes], pa.int64()),
+                "message": pa.array([o.message for o in outcomes], pa.string()),
+                "checked_at": pa.array([_now()] * count, pa.timestamp("us")),
+            }
+        )
+        _insert_arrow(conn, "ops.check_results", table)
 
     def _insert_log(self, conn: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
         conn.execute(
@@ -587,6 +590,15 @@ class _Load:
             error_message=message,
             stored_path=str(stored),
         )
+
+
+def _insert_arrow(conn: duckdb.DuckDBPyConnection, target: str, table: pa.Table) -> None:
+    """Rows built in Python go in as one Arrow table (an executemany costs ~0.2 ms per row)."""
+    conn.register("rows_to_insert", table)
+    try:
+        conn.execute(f"INSERT INTO {target} ({', '.join(table.column_names)}) SELECT * FROM rows_to_insert")
+    finally:
+        conn.unregister("rows_to_insert")
 
 
 @contextlib.contextmanager

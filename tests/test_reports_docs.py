@@ -81,7 +81,7 @@ def test_docs_site_is_published_with_catalog_and_static_page(mini_project: Path,
     docs = publish_dbt_docs(settings, project_dir=mini_project)
 
     assert docs == settings.reports / "docs"
-    assert sorted(p.name for p in docs.iterdir()) == sorted(DOCS_FILES)
+    assert sorted(p.name for p in docs.iterdir() if not p.name.startswith(".")) == sorted(DOCS_FILES)
     manifest = json.loads((docs / "manifest.json").read_text())
     node = manifest["nodes"]["model.mini.mart_mini"]
     assert node["columns"]["stunting_pct"]["meta"]["label_id"] == "Prevalensi stunting (%)"
@@ -141,3 +141,22 @@ def test_real_project_docs_describe_every_mart_column_with_an_indonesian_label(t
         for column in node["columns"].values():
             assert column["description"], f"{node['name']}.{column['name']}"
             assert column["meta"].get("label_id"), f"{node['name']}.{column['name']}"
+
+
+def test_docs_are_regenerated_only_when_the_project_changes(mini_project: Path, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    settings.home.mkdir(parents=True)
+    _build(mini_project, settings)
+    docs = publish_dbt_docs(settings, project_dir=mini_project)
+    first = (docs / "manifest.json").stat().st_mtime_ns
+
+    publish_dbt_docs(settings, project_dir=mini_project)  # only data could have changed: the site stays
+    assert (docs / "manifest.json").stat().st_mtime_ns == first
+
+    yml = mini_project / "models" / "marts" / "_marts.yml"
+    yml.write_text(yml.read_text().replace("Persen balita stunting.", "Persen balita pendek (stunting)."))
+    publish_dbt_docs(settings, project_dir=mini_project)
+    manifest = json.loads((docs / "manifest.json").read_text())
+    assert manifest["nodes"]["model.mini.mart_mini"]["columns"]["stunting_pct"]["description"] == (
+        "Persen balita pendek (stunting)."
+    )

@@ -221,3 +221,22 @@ def test_mart_doc_label_fallback() -> None:
     doc = MartDoc("m", "M", columns={"a": ColumnDoc("a", "Kolom A")})
     assert doc.column_label("a") == "Kolom A"
     assert doc.column_label("b") == "b"
+
+
+def test_large_tables_are_capped_in_the_workbook_and_whole_in_parquet(published, tmp_path, monkeypatch) -> None:
+    from gudang.reports import exports
+
+    settings, frames = published
+    monkeypatch.setattr(exports, "SHEET_MAX_DATA_ROWS", 5)
+    monkeypatch.setattr(exports, "ROW_LEVEL_SAMPLE_ROWS", 2)
+    result = exports.export_marts(settings.published, tmp_path / "out", period="2026-09", run_id="cap")
+    overview = {row[0]: row for row in _sheet_rows(result.excel, "Keterangan")[6:]}
+    for table, frame in frames.items():
+        cap = 2 if table.startswith(("fct_", "dim_")) else 5
+        assert len(_sheet_rows(result.excel, table)) - 1 == min(len(frame), cap), table
+        assert overview[table][2] == len(frame), "the overview counts every row"
+        if len(frame) > cap:
+            assert result.truncated[table] == len(frame) - cap
+            assert f"Hanya {cap:,} baris pertama" in overview[table][3], table
+        assert pd.read_parquet(result.parquet[table]).shape[0] == len(frame), table
+    assert any(len(frame) > 5 for frame in frames.values())

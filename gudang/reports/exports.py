@@ -24,6 +24,11 @@ from gudang.settings import DBT_PROJECT_DIR
 #: large is useless to a planner and writing it cell by cell dominated a province run (measured: ~300 s for
 #: fct_child_measurement); row-level data beyond this is in the Parquet files.
 SHEET_MAX_DATA_ROWS = 100_000
+#: Row-level tables (facts, dimensions: one row per measurement, per region) are analysts' data, not a
+#: planner's: the workbook shows their first rows as a sample of the columns, the data is in Parquet.
+#: Writing ~100,000-row samples of them was a third of a province run's reports step (~4 us per cell).
+ROW_LEVEL_SAMPLE_ROWS = 1_000
+ROW_LEVEL_PREFIXES = ("fct_", "dim_")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _FETCH_CHUNK = 10_000
 _MAX_WIDTH = 60
@@ -148,8 +153,8 @@ def _write_mart_sheet(
     doc: MartDoc,
     header_format,
     formats: _Formats,
-) -> tuple[int, int]:
-    """Write one mart to its sheet; returns (rows written, rows left out)."""
+) -> int:
+    """Write one mart's first rows (at most :func:`sheet_rows`) to its sheet; returns the rows written."""
     types = column_types(conn, table)
     names = list(types)
     labels = [doc.column_label(c) for c in names]
@@ -158,7 +163,7 @@ def _write_mart_sheet(
     sheet.freeze_panes(1, 0)
     widths = [min(len(label) + 2, _MAX_WIDTH) for label in labels]
 
-    cursor = conn.execute(f'SELECT * FROM main."{table}"')
+    cursor = conn.execute(f'SELECT * FROM main."{table}" LIMIT {sheet_rows(table)}')
     first_chunk = cursor.fetchmany(_FETCH_CHUNK)
     # Constant-memory mode needs column widths before any row is written: estimate them from a sample.
     for record in first_chunk[:_WIDTH_SAMPLE_ROWS]:
@@ -170,20 +175,17 @@ def _write_mart_sheet(
     for i, label in enumerate(labels):
         sheet.write_string(0, i, neutralise(label), header_format)
 
-    written = skipped = 0
+    written = 0
     chunk = first_chunk
     while chunk:
         for record in chunk:
-            if written >= SHEET_MAX_DATA_ROWS:
-                skipped += 1
-                continue
             written += 1
             for i, value in enumerate(record):
                 _write_cell(sheet, written, i, value, styles[i], formats[styles[i].num_format])
         chunk = cursor.fetchmany(_FETCH_CHUNK)
     if written:
         sheet.autofilter(0, 0, written, len(names) - 1)
-    return written, skipped
+    return written
 
 
 class _Formats:
@@ -199,6 +201,11 @@ class _Formats:
         if num_format not in self._formats:
             self._formats[num_format] = self._workbook.add_format({"num_format": num_format})
         return self._formats[num_format]
+
+
+def sheet_rows(table: str) -> int:
+    """The most data rows a table gets in the planners' workbook."""
+    return ROW_LEVEL_SAMPLE_ROWS if table.startswith(ROW_LEVEL_PREFIXES) else SHEET_MAX_DATA_ROWS
 
 
 def _write_readme_sheet(workbook, sheet_name, marts, docs, rows, truncated, period, run_id, header_format):
@@ -220,7 +227,7 @@ def _write_readme_sheet(workbook, sheet_name, marts, docs, rows, truncated, peri
         note = doc.description.replace("\n", " ")
         if truncated.get(table):
             note = (
-                f"Hanya {SHEET_MAX_DATA_ROWS:,} baris pertama (batas lembar kerja); "
+                f"Hanya {sheet_rows(table):,} baris pertama (batas lembar kerja); "
                 f"{truncated[table]:,} baris lainnya ada di berkas Parquet. " + note
             )
         sheet.write_string(header_row + offset, 0, sheet_of_table)
@@ -273,7 +280,7 @@ def export_marts(
         # needs the row counts before any mart is written: count up front (cheap in DuckDB).
         for table in marts:
             (rows[table],) = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()
-            truncated[table] = max(rows[table] - SHEET_MAX_DATA_ROWS, 0)
+            truncated[table] = max(rows[table] - sheet_rows(table), 0)
         _write_readme_sheet(
             workbook, "Keterangan", sheets, docs, rows, truncated, period, run_id, header_format
         )
