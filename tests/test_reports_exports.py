@@ -223,7 +223,9 @@ def test_mart_doc_label_fallback() -> None:
     assert doc.column_label("b") == "b"
 
 
-def test_large_tables_are_capped_in_the_workbook_and_whole_in_parquet(published, tmp_path, monkeypatch) -> None:
+def test_large_tables_are_capped_in_the_workbook_and_whole_in_parquet(
+    published, tmp_path, monkeypatch
+) -> None:
     from gudang.reports import exports
 
     settings, frames = published
