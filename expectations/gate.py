@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 Severity = Literal["error", "warn"]
 #: the column that tells the files of a batch apart (see :func:`validate_file_frames`)
 FILE_KEY = "_file_key"
+REGION_COLUMN = "region_code"
+#: batch-only columns and parameters (see :func:`validate_file_frames`)
+SCOPED_REGION_COLUMN = "_scoped_region_code"
+SCOPED_REGION_PARAM = "scoped_region_codes"
+VOLUME_POSITION_COLUMN = "_volume_position"
+VOLUME_CHECK = "expect_table_row_count_to_be_between"
+#: parameters that differ from file to file by nature (scope's codes, the previous period's volume)
+_PER_FILE_PARAMS = {"region_codes", "volume_min", "volume_max"}
+#: COMPLETE gives every failing row's index (the rows to reject); the rest of what it would add (a pandas
+#: query string per check, every unexpected value) is never used and cost time on large batches
+_RESULT_FORMAT: dict | str = {"result_format": "COMPLETE"}
 #: the uniqueness checks, which compare rows within one file
 _WITHIN_FILE_CHECKS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
@@ -152,18 +163,40 @@ def _validate(frame: pd.DataFrame, suite: gx.ExpectationSuite, params: dict[str,
     return (
         dataframe_batch_definition()
         .get_batch(batch_parameters={"dataframe": frame})
-        .validate(suite, result_format={"result_format": "COMPLETE"}, expectation_parameters=params)
+        .validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
     )
 
 
 def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult]:
+    name = spec.expectation_suite
     columns = frozenset(files[0].frame.columns)
+    params = [_parameters(f, spec) for f in files]
+    # parameters every file shares (the declared period, in a batch of one period) run in the shared suite
+    common = {
+        key: value
+        for key, value in params[0].items()
+        if key not in _PER_FILE_PARAMS and all(key in p and _same(p[key], value) for p in params[1:])
+    }
     offsets = np.cumsum([0] + [len(f.frame) for f in files])
     combined = pd.concat([f.frame for f in files], ignore_index=True)
     combined[FILE_KEY] = np.repeat(np.arange(len(files)), np.diff(offsets))
-    shared_suite = _batch_suite(spec.expectation_suite, columns)
-    validation = _validate(combined, shared_suite, {})
-    shared = _check_results(validation, combined, spec, {}, None)
+    if REGION_COLUMN in columns:
+        # "is this row's region inside its file's scope" as one set check: scope|code against the union
+        scopes = np.repeat(np.array([f.scope or "" for f in files], dtype=object), np.diff(offsets))
+        combined[SCOPED_REGION_COLUMN] = (
+            pd.Series(scopes, index=combined.index) + "|" + combined[REGION_COLUMN]
+        ).astype(object)
+        common[SCOPED_REGION_PARAM] = sorted(
+            {
+                f"{f.scope or ''}|{code}"
+                for f, p in zip(files, params, strict=True)
+                for code in p["region_codes"]
+            }
+        )
+    shared_suite = _batch_suite(name, columns, frozenset(common))
+    validation = _validate(combined, shared_suite, common)
+    cells = _Cells(combined)
+    shared = _check_results(validation, combined, spec, common, None, cells)
     _keep_for_data_docs(
         validation,
         combined,
@@ -172,6 +205,7 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
         scope=f"{len(files)}-files",
         name=f"{files[0].name or ''}..{files[-1].name or ''}",
     )
+    volume = _volume_outcomes(files, params, spec)
     results = []
     for key, file in enumerate(files):
         own = combined[FILE_KEY].to_numpy() == key
@@ -187,16 +221,17 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
                     outcome,
                     success=not mine,
                     unexpected_count=len(mine),
-                    message=_summary(combined, indices, outcome.column, explanation),
+                    message=_summary(cells, indices, outcome.column, explanation),
                 )
             )
             start = int(offsets[key])
             result.row_failures.extend(dataclasses.replace(f, row_index=f.row_index - start) for f in mine)
-        params = _parameters(file, spec)
-        own_suite = _per_file_suite(spec.expectation_suite, columns, frozenset(params))
+        if key in volume:
+            result.outcomes.append(volume[key])
+        own_suite = _per_file_suite(name, columns, frozenset(params[key]), frozenset(common))
         if own_suite.expectations:
-            own_validation = _validate(file.frame, own_suite, params)
-            own_result = _gate_result(own_validation, file.frame, spec, params, file.previous_rows)
+            own_validation = _validate(file.frame, own_suite, params[key])
+            own_result = _gate_result(own_validation, file.frame, spec, params[key], file.previous_rows)
             result.outcomes.extend(own_result.outcomes)
             result.row_failures.extend(own_result.row_failures)
             if not own_validation.success:
@@ -205,6 +240,45 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
                 )
         results.append(result)
     return results
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _volume_outcomes(files: list[FileFrame], params: list[dict], spec: SourceSpec) -> dict[int, CheckOutcome]:
+    """The volume check of every file that has a previous period, as one GX validation of a frame with a
+    row per file: where its row count sits in its own band (0 = the band's minimum, 1 = its maximum)."""
+    keys = [k for k, p in enumerate(params) if "volume_min" in p and "volume_max" in p]
+    suite = _volume_suite(spec.expectation_suite)
+    if not keys or not suite.expectations:
+        return {}
+    rows = np.array([len(files[k].frame) for k in keys], dtype=float)
+    low = np.array([params[k]["volume_min"] for k in keys], dtype=float)
+    high = np.array([params[k]["volume_max"] for k in keys], dtype=float)
+    summary = pd.DataFrame({VOLUME_POSITION_COLUMN: (rows - low) / np.maximum(high - low, 1.0)}, index=keys)
+    item = _validate(summary, suite, {}).results[0]
+    meta = item.expectation_config.meta or {}
+    severity: Severity = "warn" if meta.get("severity") == "warn" else "error"
+    explanation = meta.get("message_id_text", VOLUME_CHECK)
+    crashed = _exception_message(item.exception_info)
+    failing = set(item.result.get("unexpected_index_list") or [])
+    outcomes = {}
+    for k in keys:
+        if crashed:
+            message = f"Pemeriksaan {VOLUME_CHECK} tidak dapat dijalankan ({crashed}). {explanation}"
+            outcomes[k] = CheckOutcome(VOLUME_CHECK, None, severity, False, 0, message, row_level=False)
+        elif k in failing:
+            message = _file_level_message(
+                VOLUME_CHECK, None, len(files[k].frame), explanation, params[k], files[k].previous_rows
+            )
+            outcomes[k] = CheckOutcome(VOLUME_CHECK, None, severity, False, 1, message, row_level=False)
+        else:
+            outcomes[k] = CheckOutcome(VOLUME_CHECK, None, severity, True, 0, explanation, row_level=False)
+    return outcomes
 
 
 # --- preparing the frame and the suite -----------------------------------------------------------
@@ -265,43 +339,79 @@ def _runnable_suite(
     return gx.ExpectationSuite(name=data["name"], expectations=copy.deepcopy(runnable), meta=data.get("meta"))
 
 
+def _batch_role(expectation: dict, common: frozenset[str]) -> str:
+    """Where an expectation runs in a batch: ``shared`` (once on the concatenated files), ``volume`` (once
+    on a row per file) or ``own`` (per file: it needs a parameter the files do not share)."""
+    if expectation["type"] == VOLUME_CHECK:
+        return "volume"
+    requires = set((expectation.get("meta") or {}).get("requires", []))
+    if requires <= common | {"region_codes"}:
+        return "shared"
+    return "own"
+
+
 @cache
-def _batch_suite(name: str, columns: frozenset[str]) -> gx.ExpectationSuite:
-    """The suite's expectations without per-file parameters, uniqueness keyed by file (for a batch)."""
+def _batch_suite(name: str, columns: frozenset[str], common: frozenset[str]) -> gx.ExpectationSuite:
+    """The shared suite of a batch: uniqueness keyed by file, the scope check on scope|code."""
     import great_expectations as gx
 
-    suite = _runnable_suite(name, columns, frozenset())
+    suite = _runnable_suite(name, columns, common | {"region_codes"})
     expectations = []
     for expectation in suite.expectations:
         data = expectation.configuration.to_json_dict()
+        data.pop("id", None)
+        if _batch_role(data, common) != "shared":
+            continue
+        kwargs = data["kwargs"]
+        original = {"type": data["type"], "kwargs": copy.deepcopy(kwargs)}
         if data["type"] in _WITHIN_FILE_CHECKS:
-            kwargs = data["kwargs"]
-            original = {"type": data["type"], "kwargs": copy.deepcopy(kwargs)}
             keys = list(kwargs.pop("column_list", None) or [kwargs.pop("column")])
             if data["type"] == "expect_column_values_to_be_unique":
                 kwargs["ignore_row_if"] = "any_value_is_missing"  # single-column uniqueness ignores nulls
             kwargs["column_list"] = [*keys, FILE_KEY]
-            data = {**data, "type": "expect_compound_columns_to_be_unique", "kwargs": kwargs}
-            data["meta"] = {**(data.get("meta") or {}), "per_file_of": original}
-        data.pop("id", None)
+            data["type"] = "expect_compound_columns_to_be_unique"
+        elif kwargs.get("value_set") == {"$PARAMETER": "region_codes"}:
+            kwargs["column"] = SCOPED_REGION_COLUMN
+            kwargs["value_set"] = {"$PARAMETER": SCOPED_REGION_PARAM}
+        else:
+            expectations.append(data)
+            continue
+        data["meta"] = {**(data.get("meta") or {}), "per_file_of": original}
         expectations.append(data)
     return gx.ExpectationSuite(name=name, expectations=expectations, meta=suite.meta)
 
 
 @cache
 def _per_file_suite(
-    name: str, columns: frozenset[str], available_params: frozenset[str]
+    name: str, columns: frozenset[str], available_params: frozenset[str], common: frozenset[str]
 ) -> gx.ExpectationSuite:
-    """The expectations that need per-file parameters (scope, period, volume): run on each file alone."""
+    """The expectations of a batch that need a parameter its files do not share: run on each file alone."""
     import great_expectations as gx
 
     suite = _runnable_suite(name, columns, available_params)
     own = [
         {k: v for k, v in e.configuration.to_json_dict().items() if k != "id"}
         for e in suite.expectations
-        if (e.meta or {}).get("requires")
+        if _batch_role(e.configuration.to_json_dict(), common) == "own"
     ]
     return gx.ExpectationSuite(name=name, expectations=own, meta=suite.meta)
+
+
+@cache
+def _volume_suite(name: str) -> gx.ExpectationSuite:
+    """The suite's row-count check restated on a frame with one row per file (see _volume_outcomes)."""
+    import great_expectations as gx
+
+    checks = [e for e in suites.suite_json(name)["expectations"] if e["type"] == VOLUME_CHECK]
+    restated = [
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": VOLUME_POSITION_COLUMN, "min_value": 0.0, "max_value": 1.0},
+            "meta": {**e.get("meta", {}), "per_file_of": {"type": e["type"], "kwargs": e["kwargs"]}},
+        }
+        for e in checks[:1]
+    ]
+    return gx.ExpectationSuite(name=f"{name}.volume", expectations=restated)
 
 
 # --- turning GX results into the gate's contract ------------------------------------------------
@@ -330,10 +440,12 @@ def _check_results(
     spec: SourceSpec,
     params: dict[str, object],
     previous_rows: int | None,
+    cells: _Cells | None = None,
 ) -> list[CheckResult]:
     """Per expectation: its outcome, its failing rows (None for a file-level check), its explanation."""
     checks: list[CheckResult] = []
     personal = set(spec.pii_columns)
+    cells = cells or _Cells(frame)
     for item in validation.results:
         config = item.expectation_config
         meta = config.meta or {}
@@ -358,11 +470,11 @@ def _check_results(
                 indices = [i for i in indices if later_copies.loc[i]]
             failures = [
                 RowFailure(
-                    index, column, check, _row_message(frame, index, kwargs, personal, explanation), severity
+                    index, column, check, _row_message(cells, index, kwargs, personal, explanation), severity
                 )
                 for index in indices
             ]
-            summary = _summary(frame, indices, column, explanation)
+            summary = _summary(cells, indices, column, explanation)
             outcome = CheckOutcome(
                 check, column, severity, not indices, len(indices), summary, row_level=True
             )
@@ -414,10 +526,30 @@ def _checked_columns(kwargs: dict[str, Any]) -> list[str]:
     return [c for column in columns for c in suites.DERIVED_FROM.get(column, (column,))]
 
 
-def _shown(frame: pd.DataFrame, index: Any, column: str, personal: set[str]) -> str:
+class _Cells:
+    """A frame's cells by index label, each column read once as a list when first needed (``frame.at``
+    per failing row cost ~15 us a cell and was the gate's hot spot on large batches)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._columns: dict[str, list] = {}
+        index = frame.index
+        self._positional = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+    def get(self, index: Any, column: str) -> Any:
+        values = self._columns.get(column)
+        if values is None:
+            values = self._columns[column] = self.frame[column].tolist()
+        return values[index if self._positional else self.frame.index.get_loc(index)]
+
+
+def _shown(cells: _Cells, index: Any, column: str, personal: set[str]) -> str:
     if column in personal:
         return "(disamarkan)"
-    value = frame.at[index, column]
+    value = cells.get(index, column)
     if pd.isna(value):
         return "kosong"
     if isinstance(value, pd.Timestamp):
@@ -427,36 +559,38 @@ def _shown(frame: pd.DataFrame, index: Any, column: str, personal: set[str]) -> 
     return str(value)
 
 
-def _where(frame: pd.DataFrame, index: Any) -> str:
+def _where(cells: _Cells, index: Any) -> str:
     """The row as the agency sees it: Excel row / CSV line and sheet."""
     parts = []
-    if "_source_row" in frame.columns and not pd.isna(frame.at[index, "_source_row"]):
-        parts.append(f"Baris {int(frame.at[index, '_source_row'])}")
+    source_row = cells.get(index, "_source_row") if cells.has("_source_row") else None
+    if source_row is not None and not pd.isna(source_row):
+        parts.append(f"Baris {int(source_row)}")
     else:
         parts.append(f"Baris data #{index}")
-    if "_sheet" in frame.columns and not pd.isna(frame.at[index, "_sheet"]) and frame.at[index, "_sheet"]:
-        parts.append(f"sheet '{frame.at[index, '_sheet']}'")
+    sheet = cells.get(index, "_sheet") if cells.has("_sheet") else None
+    if sheet is not None and not pd.isna(sheet) and sheet:
+        parts.append(f"sheet '{sheet}'")
     return ", ".join(parts)
 
 
 def _row_message(
-    frame: pd.DataFrame, index: Any, kwargs: dict[str, Any], personal: set[str], explanation: str
+    cells: _Cells, index: Any, kwargs: dict[str, Any], personal: set[str], explanation: str
 ) -> str:
     columns = _checked_columns(kwargs)
     if len(columns) == 1:
-        values = f"kolom '{columns[0]}' bernilai '{_shown(frame, index, columns[0], personal)}'"
+        values = f"kolom '{columns[0]}' bernilai '{_shown(cells, index, columns[0], personal)}'"
     else:
-        values = "kolom " + ", ".join(f"'{c}' = '{_shown(frame, index, c, personal)}'" for c in columns)
+        values = "kolom " + ", ".join(f"'{c}' = '{_shown(cells, index, c, personal)}'" for c in columns)
     derived = kwargs.get("column")
     if derived in suites.DERIVED_FROM:
-        values += f" ({derived.lstrip('_')} = {_shown(frame, index, derived, personal)})"
-    return f"{_where(frame, index)}: {values}. {explanation}"
+        values += f" ({derived.lstrip('_')} = {_shown(cells, index, derived, personal)})"
+    return f"{_where(cells, index)}: {values}. {explanation}"
 
 
-def _summary(frame: pd.DataFrame, indices: list[Any], column: str | None, explanation: str) -> str:
+def _summary(cells: _Cells, indices: list[Any], column: str | None, explanation: str) -> str:
     if not indices:
         return explanation
-    examples = ", ".join(_where(frame, i).removeprefix("Baris ") for i in indices[:5])
+    examples = ", ".join(_where(cells, i).removeprefix("Baris ") for i in indices[:5])
     more = " dst." if len(indices) > 5 else ""
     return f"{len(indices)} baris gagal pada kolom '{column}' (baris {examples}{more}). {explanation}"
 

@@ -422,16 +422,23 @@ class _Load:
             )
         rejections = list(parsed.rejections)
         failed_rows: set[int] = set()
+        columns: dict[str, list] = {}  # column -> its values, read once (a row lookup per failure was slow)
+
+        def cell(column: str, row: int) -> object:
+            if column not in columns:
+                columns[column] = frame[column].tolist()
+            return columns[column][row]
+
         for failure in gate.row_failures:
             if failure.severity != "error":
                 continue
-            failed_rows.add(failure.row_index)
-            row = frame.loc[failure.row_index]
-            sheet, source_row = _as_text(row["_sheet"]), int(row["_source_row"])
+            row = failure.row_index  # positional: the frame comes from the parsed table
+            failed_rows.add(row)
+            sheet, source_row = _as_text(cell("_sheet", row)), int(cell("_source_row", row))
             column = failure.column
             value = None
             if column and column in frame.columns:
-                value = MASK if column in self.spec.pii_columns else _as_text(row[column])
+                value = MASK if column in self.spec.pii_columns else _as_text(cell(column, row))
             rejections.append(
                 Rejection(
                     sheet,

@@ -9,6 +9,7 @@ or a reason (Indonesian) why it could not. Resolution works on distinct value co
 
 from __future__ import annotations
 
+import bisect
 import csv
 import difflib
 import itertools
@@ -118,9 +119,11 @@ class Wilayah:
     _close_match_pools: dict[tuple[str, tuple[str, ...]], dict[str, str]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _sorted_codes: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, code: str, parent: str, name: str) -> None:
         self._close_match_pools.clear()
+        self._sorted_codes.clear()
         self.names[code] = name
         key = compact_name(name)
         self.by_parent_name.setdefault((parent, key), []).append(code)
@@ -161,13 +164,19 @@ class Wilayah:
         cached = self._close_match_pools.get((level, within))
         if cached is None:
             cached = self._close_match_pools[(level, within)] = {
-                compact_name(self.names[c]): c
-                for (lvl, _), codes in self.by_level_name.items()
-                if lvl == level
-                for c in codes
-                if any(is_within(c, w) for w in within)
+                compact_name(self.names[c]): c for w in within for c in self._codes_under(level, w)
             }
         return cached
+
+    def _codes_under(self, level: str, scope: str) -> list[str]:
+        """Codes at ``level`` within ``scope``: a scope's descendants sort as one run after it."""
+        if not self._sorted_codes:
+            for code in sorted(self.names):
+                self._sorted_codes.setdefault(level_of(code), []).append(code)
+        codes = self._sorted_codes.get(level, [])
+        # "/" sorts right after ".": [scope, scope + "/") holds the scope and every "scope.<...>" code
+        run = codes[bisect.bisect_left(codes, scope) : bisect.bisect_left(codes, scope + "/")]
+        return [c for c in run if is_within(c, scope)]
 
 
 @cache

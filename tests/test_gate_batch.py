@@ -114,3 +114,17 @@ def test_an_empty_file_in_a_batch():
     files = [FileFrame(eppgbm_frame(), "2025-03", "33.74"), FileFrame(empty, "2025-03", "33.74")]
     assert isinstance(empty, pd.DataFrame)
     _assert_same_as_alone(files, "eppgbm")
+
+
+def test_rows_without_a_region_code_in_a_batch():  # each dtype pair forms a batch of its own
+    missing = spm_frame()
+    missing["region_code"] = missing["region_code"].astype(object)
+    missing.loc[[1, 4], "region_code"] = None
+    arrow_like = spm_frame()
+    arrow_like["region_code"] = pd.array(["33.74"] * (len(arrow_like) - 1) + [None], dtype="string")
+    _assert_same_as_alone(
+        [FileFrame(spm_frame(), "2025-Q1", "33.74"), FileFrame(missing, "2025-Q1", "33.74"),
+         FileFrame(missing.copy(), "2025-Q1", "33.01"), FileFrame(arrow_like, "2025-Q1", "33.74"),
+         FileFrame(arrow_like.copy(), "2025-Q1", "33.74")],
+        "spm_kesehatan",
+    )  # fmt: skip
