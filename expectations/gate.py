@@ -117,10 +117,13 @@ def validate_file_frames(files: list[FileFrame], spec: SourceSpec) -> list[GateR
     expectation), which made the gate the largest cost of loading a province's ~2,000 small workbooks.
     Files whose frames have the same columns and dtypes are concatenated and validated together once;
     uniqueness checks get the file key added to their key columns so they still compare rows within one
-    file. Expectations that take per-file parameters (region codes of the file's scope, the declared period,
-    the volume band) run per file in a small suite of their own. Row failures and counts are split back
-    to each file; file-level results of the shared suite (columns present, dtypes) hold for every file of
-    the batch by construction.
+    file. Checks with per-file parameters stay exact without a validation per file: the region check
+    compares ``scope|code`` with the union of every file's ``scope|code`` set; a parameter every file shares
+    (the declared period, in a batch of one period) joins the shared suite; the volume band becomes one
+    validation of a frame with a row per file (its row count's position in its own band). Only a
+    parameter that differs and has no such form (two periods in one batch) leaves a small suite per file.
+    Row failures and counts are split back to each file; file-level results of the shared suite
+    (columns present, dtypes) hold for every file of the batch by construction.
     """
     prepared = [dataclasses.replace(f, frame=_prepared_frame(f.frame, spec)) for f in files]
     results: list[GateResult | None] = [None] * len(files)
