@@ -43,21 +43,23 @@ class AliasIndex:
 
     exact: dict[str, str] = field(default_factory=dict)
     compact: dict[str, str] = field(default_factory=dict)
+    #: cell text -> column: the header search asks about the same few hundred texts on every sheet
+    _matches: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def for_spec(cls, spec: SourceSpec) -> AliasIndex:
-        index = cls()
-        for column in spec.columns:
-            for alias in [*column.aliases, column.name]:
-                label = normalise_label(alias)
-                if label:
-                    index.exact.setdefault(label, column.name)
-                    index.compact.setdefault(label.replace(" ", ""), column.name)
-        return index
+        return _alias_index(tuple((c.name, tuple(c.aliases)) for c in spec.columns))
 
     def match(self, text: str | None) -> str | None:
         if not text:
             return None
+        if text not in self._matches:
+            if len(self._matches) >= 50_000:  # preview rows hold data too (names): keep the memory bounded
+                self._matches.clear()
+            self._matches[text] = self._match(text)
+        return self._matches[text]
+
+    def _match(self, text: str) -> str | None:
         label = normalise_label(text)
         if label in self.exact:
             return self.exact[label]
@@ -66,6 +68,18 @@ class AliasIndex:
         if bare in self.exact:
             return self.exact[bare]
         return self.compact.get(label.replace(" ", "")) or self.compact.get(bare.replace(" ", ""))
+
+
+@lru_cache(maxsize=64)
+def _alias_index(columns: tuple[tuple[str, tuple[str, ...]], ...]) -> AliasIndex:
+    index = AliasIndex()
+    for name, aliases in columns:
+        for alias in [*aliases, name]:
+            label = normalise_label(alias)
+            if label:
+                index.exact.setdefault(label, name)
+                index.compact.setdefault(label.replace(" ", ""), name)
+    return index
 
 
 @dataclass
