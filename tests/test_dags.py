@@ -8,6 +8,7 @@ below assert on it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -47,6 +48,7 @@ def describe(dag):
             w.trigger.serialize()[0] for a in leaves(condition) for w in a.watchers
         ),
         "cron": getattr(getattr(timetable, "timetable", None), "expression", None),
+        "run_immediately": str(getattr(getattr(timetable, "timetable", None), "run_immediately", None)),
         "params": sorted(dag.params.keys()),
         "tags": sorted(dag.tags),
         "has_doc": bool(dag.doc_md),
@@ -134,6 +136,8 @@ def test_ingest_dag_structure(dag_folder, source):
         assert task["owner"] == spec.agency
     # on a cron from the cadence, or on a file event from the inbox watcher
     assert dag["cron"]
+    # a new deployment waits for the next tick (Airflow's default runs a past tick up to 2.4 h late)
+    assert dag["run_immediately"] == str(dt.timedelta(0))
     assert dag["schedule_assets"] == [pipeline.inbox_asset_uri(source)]
     assert dag["watchers"] == ["gudang.inbox_trigger.InboxArrivalTrigger"]
     assert "period" in dag["params"]
