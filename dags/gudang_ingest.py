@@ -160,15 +160,15 @@ def build_ingest_dag(spec: SourceSpec):
 
         @task(outlets=[table_asset], trigger_rule="none_failed")
         def announce_table_change(summaries: list[dict | None]) -> dict:
-            """One Asset event per run (not per file) when the raw table changed."""
-            done = [s for s in summaries if s]
-            loaded = sum(s["rows_loaded"] for s in done)
-            changed = sum(
-                n for s in done for status, n in s["statuses"].items() if status.startswith("loaded")
-            )
-            if not changed:
-                raise AirflowSkipException("tidak ada file baru yang dimuat")
-            return {"files_loaded": changed, "rows_loaded": loaded}
+            """One Asset event per run (not per file) when a file was loaded or quarantined: either changes
+            what the transform publishes (the marts, or the data-quality mart and the digest's alerts)."""
+            statuses: dict[str, int] = {}
+            for summary in filter(None, summaries):
+                for status, count in summary["statuses"].items():
+                    statuses[status] = statuses.get(status, 0) + count
+            if not set(statuses) - {"duplicate"}:
+                raise AirflowSkipException("tidak ada file baru yang dimuat atau dikarantina")
+            return statuses
 
         announce_table_change(ingest_files.expand(paths=list_files()))
 
