@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from datetime import date, datetime
-from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import pytest
-from aiosmtpd.controller import Controller
+from local_servers import free_port
 
 from expectations.calendar import check_submissions
 from gudang import alerts
@@ -37,39 +35,6 @@ TODAY = date(2025, 5, 15)
 # ------------------------------------------------------------------------------------------------
 # fixtures
 # ------------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class _Inbox:
-    """aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages_to(self, address: str) -> list[Message]:
-        return [message_from_bytes(e.content) for e in self.envelopes if address in e.rcpt_tos]
-
-
-@pytest.fixture
-def smtp_inbox(monkeypatch, tmp_path):
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    # The one setting the issue names: nothing else tells gudang where the server is or how to talk to it.
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -487,7 +452,7 @@ def test_no_recipients_writes_the_file(warehouse, monkeypatch, caplog):
 
 def test_unreachable_smtp_server_is_reported(warehouse, monkeypatch, tmp_path):
     settings, conn = warehouse
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
     digest = alerts.build_digest(settings, "run-1", conn=conn)
     with pytest.raises(alerts.DigestDeliveryError):

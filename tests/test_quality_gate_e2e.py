@@ -7,13 +7,10 @@ server (aiosmtpd) on 127.0.0.1 routed only by ``AIRFLOW_CONN_SMTP_DEFAULT``.
 
 from __future__ import annotations
 
-import socket
-from email import message_from_bytes
 from pathlib import Path
 
 import duckdb
 import pytest
-from aiosmtpd.controller import Controller
 from badinput.runs import DemoRun, copy_home, demo_run, published_mart_hashes, run_pipeline
 from badinput.workbooks import EPPGBM_HEADERS, Sheet, eppgbm_name, eppgbm_rows, table, write_xlsx
 
@@ -22,29 +19,6 @@ from gudang.settings import Settings
 
 PLANNER = "perencana@bappeda.example.go.id"
 QUALITY_MART = "mart_data_quality"
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_inbox(monkeypatch, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +66,9 @@ def test_a_broken_file_blocks_the_publish_and_the_digest_says_why(home: Settings
     docs_index = Path(build_data_docs(home))  # the DAG's data_docs task
     assert docs_index.exists()
 
-    to_planner = [e for e in smtp_inbox.envelopes if PLANNER in e.rcpt_tos]
+    to_planner = smtp_inbox.messages_to(PLANNER)
     assert len(to_planner) == 1, "one digest per run, not one mail per problem"
-    message = message_from_bytes(to_planner[0].content)
+    message = to_planner[0]
     body = "".join(
         part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart()
     )

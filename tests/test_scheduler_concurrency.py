@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from local_servers import free_port
 
 from gudang.airflow_setup import ensure_airflow
 from gudang.settings import DAGS_DIR, WRITER_POOL, Settings
@@ -34,12 +34,6 @@ DAG_ID = f"ingest_{SOURCE}"
 #: the test's own two runs (a cron tick during the test would add a scheduled run; it is harmless)
 MANUAL_RUNS = "SELECT {columns} FROM dag_run WHERE dag_id = ? AND run_id LIKE 'manual__%' ORDER BY run_id"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _query(db: Path, sql: str, *params) -> list[tuple]:
@@ -85,7 +79,7 @@ def test_two_simultaneous_runs_share_the_warehouse_without_lock_errors(home_with
     dags.mkdir()
     shutil.copy(DAGS_DIR / "gudang_ingest.py", dags / "gudang_ingest.py")
 
-    port = _free_port()
+    port = free_port()
     with pytest.MonkeyPatch.context() as patch:
         for key in [
             k for k in os.environ if k == "AIRFLOW_HOME" or k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))
