@@ -209,15 +209,23 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
         name=f"{files[0].name or ''}..{files[-1].name or ''}",
     )
     volume = _volume_outcomes(files, params, spec)
+    file_keys = combined[FILE_KEY].to_numpy()
+    # each check's failing rows, sorted out by file once (not rescanned for every file of the batch)
+    by_file: list[dict[int, list[RowFailure]]] = []
+    for _, failures, _ in shared:
+        grouped: dict[int, list[RowFailure]] = {}
+        for failure in failures or []:
+            grouped.setdefault(int(file_keys[failure.row_index]), []).append(failure)
+        by_file.append(grouped)
     results = []
     for key, file in enumerate(files):
-        own = combined[FILE_KEY].to_numpy() == key
         result = GateResult()
-        for outcome, failures, explanation in shared:
+        start = int(offsets[key])
+        for (outcome, failures, explanation), grouped in zip(shared, by_file, strict=True):
             if failures is None:  # a file-level result: the same for every file of the batch
                 result.outcomes.append(outcome)
                 continue
-            mine = [f for f in failures if own[f.row_index]]
+            mine = grouped.get(key, [])
             indices = [f.row_index for f in mine]
             result.outcomes.append(
                 dataclasses.replace(
@@ -227,7 +235,6 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
                     message=_summary(cells, indices, outcome.column, explanation),
                 )
             )
-            start = int(offsets[key])
             result.row_failures.extend(dataclasses.replace(f, row_index=f.row_index - start) for f in mine)
         if key in volume:
             result.outcomes.append(volume[key])
