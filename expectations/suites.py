@@ -16,6 +16,7 @@ previous period's file. Derived columns (suite ``meta.derived_columns``) are com
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import json
@@ -86,8 +87,19 @@ def region_codes_in_scope(level: str, scope: str) -> tuple[str, ...]:
     codes = region_codes(level)
     if not scope:
         return codes
-    inside = tuple(c for c in codes if c == scope or c.startswith(scope + ".") or scope.startswith(c + "."))
-    return inside or codes
+    ordered = _sorted_codes(level)
+    parts = scope.split(".")
+    containing = {".".join(parts[:n]) for n in range(1, len(parts))} & set(ordered)
+    # the codes under the scope sit in one run of the sorted list ("." sorts before every digit)
+    start = bisect.bisect_left(ordered, scope)
+    end = bisect.bisect_left(ordered, scope + "/")  # "/" is the character after "."
+    inside = {c for c in ordered[start:end] if c == scope or c.startswith(scope + ".")} | containing
+    return tuple(c for c in codes if c in inside) or codes
+
+
+@cache
+def _sorted_codes(level: str) -> list[str]:
+    return sorted(region_codes(level))
 
 
 # --- periods --------------------------------------------------------------------------------------

@@ -372,3 +372,52 @@ def test_no_personal_data_in_any_table(home: Settings):
     keys = query(home, "SELECT DISTINCT child_key FROM raw.eppgbm_measurement")
     assert len(keys) == 4  # the same child in both files gets the same pseudonym
     _assert_invariant(home)
+
+
+def _parse_inputs(home: Settings) -> list[Path]:
+    folder = inbox(home, "eppgbm")
+    return [
+        write_xlsx(
+            folder / f"eppgbm_3374_2025-0{month}.xlsx",
+            {"Data": [EPPGBM_HEADER, *eppgbm_rows(f"2025-0{month}")]},
+        )
+        for month in (3, 4, 5)
+    ]
+
+
+def test_files_parsed_in_the_worker_process_equal_files_parsed_here(home: Settings) -> None:
+    from extract.ingest import _Parser, limits, parse_file
+
+    spec = get_source("eppgbm")
+    paths = _parse_inputs(home)
+    with _Parser(paths, spec, home, force_worker=True) as parser:
+        assert parser.in_worker
+        in_worker = [parser.parse(p, p.name, "33.74") for p in paths]
+    here = [parse_file(p, spec, p.name, "33.74", home.hash_key, limits(home)) for p in paths]
+    for remote, local in zip(in_worker, here, strict=True):
+        assert remote.table.num_rows == len(CHILDREN)
+        assert remote.table.equals(local.table)
+        assert (remote.rows_read, remote.rejections, remote.outcomes) == (
+            local.rows_read,
+            local.rejections,
+            local.outcomes,
+        )
+
+
+def test_a_dead_parse_worker_costs_nothing_but_time(home: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from extract import ingest
+    from extract.ingest import _Parser
+
+    monkeypatch.setattr(ingest, "PARSE_AHEAD_FILES", 1)  # the files after the first wait for the worker
+    spec = get_source("eppgbm")
+    paths = _parse_inputs(home)
+    with _Parser(paths, spec, home, force_worker=True) as parser:
+        first = parser.parse(paths[0], paths[0].name, "33.74")
+        for pid in list(parser._pool._processes):  # the worker is killed (OOM killer, operator) mid-call
+            os.kill(pid, signal.SIGKILL)
+        rest = [parser.parse(p, p.name, "33.74") for p in paths[1:]]
+        assert not parser.in_worker  # the remaining files were parsed in this process
+    assert [parsed.table.num_rows for parsed in (first, *rest)] == [len(CHILDREN)] * 3

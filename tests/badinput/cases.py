@@ -52,6 +52,9 @@ CORPUS_LIMITS = {
     "max_rows_per_sheet": 300,
     "max_uncompressed_bytes": 8_000_000,
     "max_compression_ratio": 100.0,
+    # every source's files are parsed in the worker process (production uses it from 20 files), so the
+    # corpus proves a bad file's outcome is the same when its parse fails in another process
+    "parse_worker_min_files": 1,
 }
 
 # ---------------------------------------------------------------------------------------------------
