@@ -358,10 +358,10 @@ class _Parser:
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """A fork server: no fork of this (threaded: Airflow, DuckDB) process, and the extract modules are
-    imported once for every worker the process starts."""
+    """A fork server: no fork of this (threaded: Airflow, DuckDB) process, and the extract modules and the
+    region reference are loaded once for every worker the process starts (see extract._worker_preload)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["extract.ingest"])
+    context.set_forkserver_preload(["extract._worker_preload"])
     return context
 
 
