@@ -233,12 +233,34 @@ def test_large_tables_are_capped_in_the_workbook_and_whole_in_parquet(
     monkeypatch.setattr(exports, "ROW_LEVEL_SAMPLE_ROWS", 2)
     result = exports.export_marts(settings.published, tmp_path / "out", period="2026-09", run_id="cap")
     overview = {row[0]: row for row in _sheet_rows(result.excel, "Keterangan")[6:]}
+    docs = mart_docs()
+    by_period = 0
     for table, frame in frames.items():
         cap = 2 if table.startswith(("fct_", "dim_")) else 5
-        assert len(_sheet_rows(result.excel, table)) - 1 == min(len(frame), cap), table
+        sheet = _sheet_rows(result.excel, table)
+        shown = len(sheet) - 1
         assert overview[table][2] == len(frame), "the overview counts every row"
-        if len(frame) > cap:
-            assert result.truncated[table] == len(frame) - cap
-            assert f"Hanya {cap:,} baris pertama" in overview[table][3], table
         assert pd.read_parquet(result.parquet[table]).shape[0] == len(frame), table
-    assert any(len(frame) > 5 for frame in frames.values())
+        if len(frame) <= cap:
+            assert shown == len(frame) and table not in result.truncated, table
+            continue
+        assert result.truncated[table] == len(frame) - shown, table
+        period = doc_for(table, docs).workbook_period_column
+        if period is None:
+            assert shown == cap, table
+            assert f"Hanya {cap:,} baris pertama (batas" in overview[table][3], table
+            continue
+        # a mart with periods shows its latest ones whole (or the latest one's first rows when it alone
+        # is over the cap), never a slice across periods
+        by_period += 1
+        newest_first = frame[period].dropna().value_counts().sort_index(ascending=False)
+        in_sheet = {row[conn_columns(settings, table).index(period)] for row in sheet[1:]}
+        latest = newest_first.index[: len(in_sheet)]
+        assert in_sheet == set(latest), table
+        if newest_first.iloc[0] > cap:
+            assert shown == cap and f"Hanya {cap:,} baris pertama periode" in overview[table][3], table
+        else:
+            assert shown == newest_first.iloc[: len(in_sheet)].sum() <= cap, table
+            assert len(in_sheet) == len(newest_first) or shown + newest_first.iloc[len(in_sheet)] > cap, table
+            assert overview[table][3].startswith("Periode terakhir saja ("), table
+    assert by_period and any(len(frame) > 5 for frame in frames.values())

@@ -21,9 +21,10 @@ from gudang.reports.marts import MartDoc, column_types, doc_for, list_marts, mar
 from gudang.settings import DBT_PROJECT_DIR
 
 #: Rows per sheet in the planners' workbook. Excel's own limit is 1,048,575 data rows, but a sheet that
-#: large is useless to a planner and writing it cell by cell dominated a province run (measured: ~300 s for
-#: fct_child_measurement); row-level data beyond this is in the Parquet files.
-SHEET_MAX_DATA_ROWS = 100_000
+#: large is useless to a planner and writing it cell by cell is ~4 us a cell (a province's marts in full
+#: were most of a run's reports step). A mart with a period column (``meta.workbook_period_column``)
+#: shows its latest periods, whole, as many as fit; everything is in the Parquet files.
+SHEET_MAX_DATA_ROWS = 20_000
 #: Row-level tables (facts, dimensions: one row per measurement, per region) are analysts' data, not a
 #: planner's: the workbook shows their first rows as a sample of the columns, the data is in Parquet.
 #: Writing ~100,000-row samples of them was a third of a province run's reports step (~4 us per cell).
@@ -46,7 +47,7 @@ class ExportResult:
     excel: Path
     parquet: dict[str, Path]
     rows: dict[str, int]  # mart -> rows in the mart (all of them are in its Parquet file)
-    truncated: dict[str, int]  # mart -> rows left out of the workbook (Excel's row limit); Parquet has all
+    truncated: dict[str, int]  # mart -> rows left out of the workbook (see _sheet_plan); Parquet has all
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,11 @@ def _write_mart_sheet(
     conn: duckdb.DuckDBPyConnection,
     table: str,
     doc: MartDoc,
+    query: str,
     header_format,
     formats: _Formats,
 ) -> int:
-    """Write one mart's first rows (at most :func:`sheet_rows`) to its sheet; returns the rows written."""
+    """Write the rows ``query`` selects from one mart (see :func:`_sheet_plan`); returns the rows written."""
     types = column_types(conn, table)
     names = list(types)
     labels = [doc.column_label(c) for c in names]
@@ -163,7 +165,7 @@ def _write_mart_sheet(
     sheet.freeze_panes(1, 0)
     widths = [min(len(label) + 2, _MAX_WIDTH) for label in labels]
 
-    cursor = conn.execute(f'SELECT * FROM main."{table}" LIMIT {sheet_rows(table)}')
+    cursor = conn.execute(query)
     first_chunk = cursor.fetchmany(_FETCH_CHUNK)
     # Constant-memory mode needs column widths before any row is written: estimate them from a sample.
     for record in first_chunk[:_WIDTH_SAMPLE_ROWS]:
@@ -208,7 +210,58 @@ def sheet_rows(table: str) -> int:
     return ROW_LEVEL_SAMPLE_ROWS if table.startswith(ROW_LEVEL_PREFIXES) else SHEET_MAX_DATA_ROWS
 
 
-def _write_readme_sheet(workbook, sheet_name, marts, docs, rows, truncated, period, run_id, header_format):
+@dataclass(frozen=True)
+class _SheetPlan:
+    """Which rows of a mart its sheet holds, and how the overview sheet says so."""
+
+    query: str
+    rows: int  # rows in the mart
+    shown: int  # rows in the sheet
+    note: str | None  # Indonesian, when the sheet does not hold the whole mart
+
+
+def _sheet_plan(conn: duckdb.DuckDBPyConnection, table: str, doc: MartDoc) -> _SheetPlan:
+    """The whole mart when it fits; else its latest periods that fit whole (at least the latest one),
+    for a mart that declares its period column; else its first rows."""
+    cap = sheet_rows(table)
+    (rows,) = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()
+    select = f'SELECT * FROM main."{table}"'
+    period = doc.workbook_period_column
+    if rows <= cap:
+        return _SheetPlan(select, rows, rows, None)
+    if period is None or period not in column_types(conn, table):
+        return _SheetPlan(
+            f"{select} LIMIT {cap}",
+            rows,
+            cap,
+            f"Hanya {cap:,} baris pertama (batas lembar kerja); {rows - cap:,} baris lainnya ada di berkas Parquet.",
+        )
+    counts = conn.execute(
+        f'SELECT "{period}", count(*) FROM main."{table}" WHERE "{period}" IS NOT NULL GROUP BY 1 ORDER BY 1 DESC'
+    ).fetchall()
+    kept: list[object] = []
+    total = 0
+    for value, count in counts:
+        if kept and total + count > cap:
+            break
+        kept.append(value)
+        total += count
+    shown = min(total, cap)
+    literals = ", ".join(_sql_literal(v) for v in kept)
+    names = ", ".join(str(v) for v in sorted(kept, key=str))
+    note = f"Periode terakhir saja ({names}); {rows - shown:,} baris lainnya ada di berkas Parquet."
+    if total > cap:
+        note = f"Hanya {cap:,} baris pertama periode {names} (batas lembar kerja); {rows - shown:,} baris lainnya ada di berkas Parquet."
+    return _SheetPlan(f'{select} WHERE "{period}" IN ({literals}) LIMIT {cap}', rows, shown, note)
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _write_readme_sheet(workbook, sheet_name, marts, docs, plans, period, run_id, header_format):
     """A first sheet that says what each sheet holds, in Indonesian, so the workbook stands on its own."""
     sheet = workbook.add_worksheet(sheet_name)
     sheet.set_column(0, 0, 28)
@@ -225,14 +278,11 @@ def _write_readme_sheet(workbook, sheet_name, marts, docs, rows, truncated, peri
     for offset, (table, sheet_of_table) in enumerate(marts.items(), start=1):
         doc = doc_for(table, docs)
         note = doc.description.replace("\n", " ")
-        if truncated.get(table):
-            note = (
-                f"Hanya {sheet_rows(table):,} baris pertama (batas lembar kerja); "
-                f"{truncated[table]:,} baris lainnya ada di berkas Parquet. " + note
-            )
+        if plans[table].note:
+            note = f"{plans[table].note} {note}"
         sheet.write_string(header_row + offset, 0, sheet_of_table)
         sheet.write_string(header_row + offset, 1, neutralise(doc.label))
-        sheet.write_number(header_row + offset, 2, rows[table])
+        sheet.write_number(header_row + offset, 2, plans[table].rows)
         sheet.write_string(header_row + offset, 3, neutralise(note))
 
 
@@ -277,16 +327,22 @@ def export_marts(
         used_names = {"keterangan"}
         sheets = {table: _sheet_name(table, used_names) for table in marts}
         # Constant-memory mode flushes each sheet once the next one starts, so the overview sheet (first)
-        # needs the row counts before any mart is written: count up front (cheap in DuckDB).
-        for table in marts:
-            (rows[table],) = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()
-            truncated[table] = max(rows[table] - sheet_rows(table), 0)
-        _write_readme_sheet(
-            workbook, "Keterangan", sheets, docs, rows, truncated, period, run_id, header_format
-        )
+        # needs what each sheet holds before any mart is written: planned up front (cheap in DuckDB).
+        plans = {table: _sheet_plan(conn, table, doc_for(table, docs)) for table in marts}
+        for table, plan in plans.items():
+            rows[table] = plan.rows
+            truncated[table] = plan.rows - plan.shown
+        _write_readme_sheet(workbook, "Keterangan", sheets, docs, plans, period, run_id, header_format)
         for table in marts:
             _write_mart_sheet(
-                workbook, sheets[table], conn, table, doc_for(table, docs), header_format, formats
+                workbook,
+                sheets[table],
+                conn,
+                table,
+                doc_for(table, docs),
+                plans[table].query,
+                header_format,
+                formats,
             )
         workbook.close()
         partial_excel.replace(excel)

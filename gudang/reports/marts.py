@@ -39,6 +39,8 @@ class MartDoc:
     label: str
     description: str = ""
     columns: dict[str, ColumnDoc] = field(default_factory=dict)
+    #: the column whose latest periods the planners' workbook shows (``meta.workbook_period_column``)
+    workbook_period_column: str | None = None
 
     def column_label(self, column: str) -> str:
         doc = self.columns.get(column)
@@ -69,6 +71,7 @@ def _load_mart_docs(marts_dir: Path) -> dict[str, MartDoc]:
                 label=str(_meta(model).get("label_id") or model["name"]),
                 description=(model.get("description") or "").strip(),
                 columns=columns,
+                workbook_period_column=_meta(model).get("workbook_period_column"),
             )
     return docs
 
