@@ -1,6 +1,6 @@
 """Loading agency files from the inbox into the raw layer: one file, one batch, one transaction.
 
-``ingest_file`` reads and types a file (no database connection held meanwhile), runs the GX file gate,
+``ingest_file`` reads and types a file, runs the GX file gate,
 then in ONE DuckDB transaction writes the good rows (with lineage) into ``raw.<table>``, every rejected
 row into ``ops.rejected_rows``, every check outcome into ``ops.check_results`` and one ``ops.ingest_log``
 row. Only after the commit is the original moved to ``archive/<source>/`` (or ``quarantine/<source>/``
@@ -9,7 +9,8 @@ a crash after it leaves the file in the inbox, and the next run recognises it as
 
 ``ingest_files`` does the same for many files of one source (what an ingest task gets): each file is still
 its own batch and transaction, but the parsed files are gated together (one GX validation for many small
-files, see :func:`expectations.gate.validate_file_frames`) and written through one connection.
+files, see :func:`expectations.gate.validate_file_frames`) and written through one connection held for the
+call; the files are parsed ahead in a worker process meanwhile.
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ log = logging.getLogger(__name__)
 LOADED_STATUSES = ("loaded", "loaded_with_warnings")
 #: parsed rows held in memory for one gate batch (the files' frames are validated together)
 GATE_BATCH_ROWS = 300_000
-#: WAL size at which a gate batch's writes checkpoint (the batch's connection checkpoints when it closes)
+#: WAL size at which an ingest call's writes checkpoint (its connection also checkpoints when it closes)
 INGEST_CHECKPOINT_THRESHOLD = "256MB"
 #: files parsed ahead by the worker and not yet gated wait in memory: at most this many, of this much input
 PARSE_AHEAD_FILES = 64
-PARSE_AHEAD_BYTES = 24 * 2**20
+PARSE_AHEAD_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -206,15 +207,19 @@ def ingest_files(
     """
     results: list[IngestResult] = []
     pending: list[_Parsed] = []
-    with connect(settings) as conn:
+    paths = [Path(p) for p in paths]
+    # One connection for the call: DuckDB checkpoints when the last connection closes (~1 s on a
+    # province's tables), and a connection per gate batch made that a checkpoint per batch.
+    with connect(settings) as conn, _Parser(paths, spec, settings) as parser:
+        # Each file commits on its own, and at DuckDB's default 16 MB of WAL nearly every commit of a
+        # registry extract also checkpointed (rewriting the table's open row group): twice the write time.
+        conn.execute(f"SET checkpoint_threshold = '{INGEST_CHECKPOINT_THRESHOLD}'")
         ledger = _Ledger.read(conn, spec.source)
 
-    def write_pending() -> None:
-        results.extend(_gate_and_write(pending, spec, settings, ledger, force=force))
-        pending.clear()
+        def write_pending() -> None:
+            results.extend(_gate_and_write(pending, spec, conn, ledger, force=force))
+            pending.clear()
 
-    paths = [Path(p) for p in paths]
-    with _Parser(paths, spec, settings) as parser:
         if parser.in_worker:
             dataframe_batch_definition()  # GX's import and context (~7 s) while the worker parses the first files
         for path in paths:
@@ -229,7 +234,7 @@ def ingest_files(
             ):
                 write_pending()
             try:
-                outcome = _read(load, ledger, parser, force=force)
+                outcome = _read(load, ledger, parser, conn, force=force)
             except FileNotFoundError:
                 log.info("%s was taken by a concurrent run while being read", path.name)
                 continue
@@ -243,18 +248,19 @@ def ingest_files(
     return results
 
 
-def _read(load: _Load, ledger: _Ledger, parser: _Parser, *, force: bool) -> _Parsed | IngestResult:
-    """Identify and parse one file (no warehouse lock held while parsing); a bad file is quarantined."""
+def _read(
+    load: _Load, ledger: _Ledger, parser: _Parser, conn: duckdb.DuckDBPyConnection, *, force: bool
+) -> _Parsed | IngestResult:
+    """Identify and parse one file; a duplicate is recorded, a bad file quarantined."""
     try:
         identity = load.identify()
         if not force and load.sha in ledger.loaded_shas:
-            with connect(load.settings) as conn:
-                return load.write_duplicate(conn)
+            return load.write_duplicate(conn)
         previous_rows = ledger.previous_rows(identity)
         parsed = parser.parse(load.path, load.safe_name, identity.scope)
         return _Parsed(load, parsed, parsed.table.to_pandas(), previous_rows)  # positional index = row id
     except Exception as exc:  # noqa: BLE001 - an unreadable file must never stop the other files
-        return load.write_failure(exc)
+        return load.write_failure(exc, conn)
 
 
 def parse_file(
@@ -277,12 +283,14 @@ def _parse_in_worker(*args) -> ParsedFile:
 
 
 class _Parser:
-    """Parses a call's files, ahead in one worker process while this process gates and writes.
+    """Parses a call's files, ahead in worker processes while this process gates and writes.
 
-    Parsing (~40% of an ingest) and the gate plus the writes (~60%) are both single-threaded Python, so on
-    two cores the worker takes most of the parse off the critical path. It only reads files; the warehouse
-    stays with this process. A call with few small files parses in-process (a worker costs ~1 s to
-    start), and so does every file after the worker died (the files it held are parsed again here).
+    Parsing and the gate plus the writes are both single-threaded Python of about the same weight (the
+    parse is heavier for e-PPGBM workbooks, lighter for registry CSVs), so on two cores the workers take
+    the parse off the critical path; with two of them (``limits.parse_workers``) the parse also uses the
+    time this process waits. Workers only read files; the warehouse stays with this process. A call with
+    few small files parses in-process, and so does every file after a worker died (the files the pool
+    held are parsed again here).
     """
 
     def __init__(
@@ -301,7 +309,7 @@ class _Parser:
             or sum(self._sizes.values()) >= self._cap.parse_worker_min_mb * 2**20
         )
         if self._paths and (worth_a_worker or force_worker):
-            self._pool = ProcessPoolExecutor(1, mp_context=_worker_context())
+            self._pool = ProcessPoolExecutor(self._cap.parse_workers, mp_context=_worker_context())
             self._keep_ahead(self._paths[0])
 
     @property
@@ -366,7 +374,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _gate_and_write(
-    pending: list[_Parsed], spec: SourceSpec, settings: Settings, ledger: _Ledger, *, force: bool
+    pending: list[_Parsed], spec: SourceSpec, conn: duckdb.DuckDBPyConnection, ledger: _Ledger, *, force: bool
 ) -> list[IngestResult]:
     if not pending:
         return []
@@ -381,21 +389,17 @@ def _gate_and_write(
                     exc_info=True)  # fmt: skip
         gates = [None] * len(files)
     results = []
-    with connect(settings) as conn:
-        # Each file commits on its own, and at DuckDB's default 16 MB of WAL nearly every commit of a
-        # registry extract also checkpointed (rewriting the table's open row group): twice the write time.
-        conn.execute(f"SET checkpoint_threshold = '{INGEST_CHECKPOINT_THRESHOLD}'")
-        _ensure_raw_table(conn, spec)
-        for item, file, gate in zip(pending, files, gates, strict=True):
+    _ensure_raw_table(conn, spec)
+    for item, file, gate in zip(pending, files, gates, strict=True):
+        try:
+            gate = gate or validate_file_frames([file], spec)[0]
+            results.append(item.load.write_parsed(conn, item.parsed, item.frame, gate, force=force))
+            ledger.record(item.load, results[-1])
+        except Exception as exc:  # noqa: BLE001
             try:
-                gate = gate or validate_file_frames([file], spec)[0]
-                results.append(item.load.write_parsed(conn, item.parsed, item.frame, gate, force=force))
-                ledger.record(item.load, results[-1])
-            except Exception as exc:  # noqa: BLE001
-                try:
-                    results.append(item.load.write_failure(exc, conn))
-                except FileNotFoundError:
-                    log.info("%s was taken by a concurrent run", item.load.safe_name)
+                results.append(item.load.write_failure(exc, conn))
+            except FileNotFoundError:
+                log.info("%s was taken by a concurrent run", item.load.safe_name)
     return results
 
 

@@ -29,9 +29,11 @@ class Limits(BaseModel):
     #: one ingest task loads at most this many files / megabytes of input (each file its own transaction)
     ingest_task_files: int = 500
     ingest_task_mb: int = 64
-    #: an ingest call parses ahead in a worker process from this many files or megabytes of input on
+    #: an ingest call parses ahead in worker processes from this many files or megabytes of input on
     parse_worker_min_files: int = 20
     parse_worker_min_mb: int = 4
+    #: worker processes parsing ahead (two keep both cores of a small server busy when parsing is slower)
+    parse_workers: int = Field(default=2, ge=1)
 
 
 class Quality(BaseModel):
