@@ -116,9 +116,9 @@ def validate_file_frames(files: list[FileFrame], spec: SourceSpec) -> list[GateR
     expectation), which made the gate the largest cost of loading a province's ~2,000 small workbooks.
     Files whose frames have the same columns and dtypes are concatenated and validated together once;
     uniqueness checks get the file key added to their key columns so they still compare rows within one
-    file. Checks with per-file parameters stay exact without a validation per file: the region check
-    tests a per-row flag, "region inside its own file's scope" (:func:`_region_in_scope`); a parameter every file shares
-    (the declared period, in a batch of one period) joins the shared suite; the volume band becomes one
+    file. Checks with per-file parameters stay exact without a validation per file: the region check tests
+    a per-row flag, "region inside its own file's scope" (:func:`_region_in_scope`); a parameter every file
+    shares (the declared period, in a batch of one period) joins the shared suite; the volume band becomes one
     validation of a frame with a row per file (its row count's position in its own band). Only a
     parameter that differs and has no such form (two periods in one batch) leaves a small suite per file.
     Row failures and counts are split back to each file; file-level results of the shared suite

@@ -10,7 +10,7 @@ a crash after it leaves the file in the inbox, and the next run recognises it as
 ``ingest_files`` does the same for many files of one source (what an ingest task gets): each file is still
 its own batch and transaction, but the parsed files are gated together (one GX validation for many small
 files, see :func:`expectations.gate.validate_file_frames`) and written through one connection held for the
-call; the files are parsed ahead in a worker process meanwhile.
+call; the files are parsed ahead in worker processes meanwhile.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ LOADED_STATUSES = ("loaded", "loaded_with_warnings")
 GATE_BATCH_ROWS = 300_000
 #: WAL size at which an ingest call's writes checkpoint (its connection also checkpoints when it closes)
 INGEST_CHECKPOINT_THRESHOLD = "256MB"
-#: files parsed ahead by the worker and not yet gated wait in memory: at most this many, of this much input
+#: files parsed ahead by the workers and not yet gated wait in memory: at most this many, of this much input
 PARSE_AHEAD_FILES = 64
 PARSE_AHEAD_BYTES = 64 * 2**20
 
@@ -199,7 +199,7 @@ def ingest_files(
 ) -> list[IngestResult]:
     """Load files of one source in the given order, each as its own batch; a bad file never stops the rest.
 
-    Files are parsed (ahead, in a worker process: :class:`_Parser`) and gated in batches of up to
+    Files are parsed (ahead, in worker processes: :class:`_Parser`) and gated in batches of up to
     :data:`GATE_BATCH_ROWS` rows of one period (then the period check runs once for the batch). A batch is
     written before a file that must see it loaded: another file of the same kab/kota (its volume check
     reads the previous period's load) or the same content (a duplicate). A file a concurrent run took
@@ -221,7 +221,7 @@ def ingest_files(
             pending.clear()
 
         if parser.in_worker:
-            dataframe_batch_definition()  # GX's import and context (~7 s) while the worker parses the first files
+            dataframe_batch_definition()  # GX's import and context (~7 s) while the workers parse the first files
         for path in paths:
             try:
                 load = _Load(path, spec, settings, run_id)
@@ -334,7 +334,7 @@ class _Parser:
         return parse_file(path, self._spec, file_name, scope, self._hash_key, self._cap)
 
     def _lose_worker(self) -> None:
-        log.warning("the parse worker died; the remaining files are parsed in this process")
+        log.warning("a parse worker died; the remaining files are parsed in this process")
         assert self._pool is not None
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool, self._ahead = None, {}
