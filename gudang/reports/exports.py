@@ -152,11 +152,11 @@ def _write_mart_sheet(
     conn: duckdb.DuckDBPyConnection,
     table: str,
     doc: MartDoc,
-    query: str,
+    plan: _SheetPlan,
     header_format,
     formats: _Formats,
 ) -> int:
-    """Write the rows ``query`` selects from one mart (see :func:`_sheet_plan`); returns the rows written."""
+    """Write the rows ``plan`` selects from one mart (see :func:`_sheet_plan`); returns the rows written."""
     types = column_types(conn, table)
     names = list(types)
     labels = [doc.column_label(c) for c in names]
@@ -165,7 +165,7 @@ def _write_mart_sheet(
     sheet.freeze_panes(1, 0)
     widths = [min(len(label) + 2, _MAX_WIDTH) for label in labels]
 
-    cursor = conn.execute(query)
+    cursor = conn.execute(plan.query, plan.params)
     first_chunk = cursor.fetchmany(_FETCH_CHUNK)
     # Constant-memory mode needs column widths before any row is written: estimate them from a sample.
     for record in first_chunk[:_WIDTH_SAMPLE_ROWS]:
@@ -215,6 +215,7 @@ class _SheetPlan:
     """Which rows of a mart its sheet holds, and how the overview sheet says so."""
 
     query: str
+    params: list  # the query's bound values
     rows: int  # rows in the mart
     shown: int  # rows in the sheet
     note: str | None  # Indonesian, when the sheet does not hold the whole mart
@@ -228,10 +229,11 @@ def _sheet_plan(conn: duckdb.DuckDBPyConnection, table: str, doc: MartDoc) -> _S
     select = f'SELECT * FROM main."{table}"'
     period = doc.workbook_period_column
     if rows <= cap:
-        return _SheetPlan(select, rows, rows, None)
+        return _SheetPlan(select, [], rows, rows, None)
     if period is None or period not in column_types(conn, table):
         return _SheetPlan(
             f"{select} LIMIT {cap}",
+            [],
             rows,
             cap,
             f"Hanya {cap:,} baris pertama (batas lembar kerja); {rows - cap:,} baris lainnya ada di berkas Parquet.",
@@ -247,18 +249,12 @@ def _sheet_plan(conn: duckdb.DuckDBPyConnection, table: str, doc: MartDoc) -> _S
         kept.append(value)
         total += count
     shown = min(total, cap)
-    literals = ", ".join(_sql_literal(v) for v in kept)
     names = ", ".join(str(v) for v in sorted(kept, key=str))
     note = f"Periode terakhir saja ({names}); {rows - shown:,} baris lainnya ada di berkas Parquet."
     if total > cap:
         note = f"Hanya {cap:,} baris pertama periode {names} (batas lembar kerja); {rows - shown:,} baris lainnya ada di berkas Parquet."
-    return _SheetPlan(f'{select} WHERE "{period}" IN ({literals}) LIMIT {cap}', rows, shown, note)
-
-
-def _sql_literal(value: object) -> str:
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    query = f'{select} WHERE "{period}" IN (SELECT unnest(?)) LIMIT {cap}'
+    return _SheetPlan(query, [kept], rows, shown, note)
 
 
 def _write_readme_sheet(workbook, sheet_name, marts, docs, plans, period, run_id, header_format):
@@ -340,7 +336,7 @@ def export_marts(
                 conn,
                 table,
                 doc_for(table, docs),
-                plans[table].query,
+                plans[table],
                 header_format,
                 formats,
             )
