@@ -148,7 +148,7 @@ def instrument(recorder: Recorder) -> None:
     recorder.wrap(extract.ingest, "_gate_and_write", "detail", "gate and write", _batch_description)
     recorder.wrap(extract.ingest, "open_workbook", "detail", "open workbook")
     recorder.wrap(extract.ingest, "validate_file_frames", "detail", "gx file gate")
-    recorder.wrap(extract.ingest._Load, "_insert_raw", "detail", "insert raw")
+    recorder.wrap(extract.ingest, "_insert_raw", "detail", "insert raw")
     recorder.wrap(DagBag, "__init__", "orchestration", "dag file parse")
 
 

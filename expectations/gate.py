@@ -181,9 +181,13 @@ def _validate_one(file: FileFrame, spec: SourceSpec) -> GateResult:
 
 
 def _validate(frame: pd.DataFrame, suite: gx.ExpectationSuite, params: dict[str, object]):
+    # Only the columns the suite reads: GX takes a failing row set out of the WHOLE frame for each check
+    # (DataFrame[mask], twice), and for a warn check failing on many rows of a wide batch that was ~0.1 s.
+    referenced = set().union(*(_referenced_columns(e.configuration.kwargs) for e in suite.expectations))
+    narrow = frame[[c for c in frame.columns if c in referenced]]
     return (
         dataframe_batch_definition()
-        .get_batch(batch_parameters={"dataframe": frame})
+        .get_batch(batch_parameters={"dataframe": narrow})
         .validate(suite, result_format=_RESULT_FORMAT, expectation_parameters=params)
     )
 
