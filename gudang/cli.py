@@ -61,10 +61,23 @@ def sample(
 
 
 @app.command()
-def run() -> None:
+def run(
+    full_build: Annotated[
+        bool,
+        typer.Option(
+            "--full-build",
+            help="rebuild every dbt model, not only those downstream of the raw tables that changed",
+        ),
+    ] = False,
+) -> None:
     """Process whatever is in $GUDANG_HOME/inbox through the Airflow DAGs, then print a summary."""
+    import os
+
+    from gudang.dbt_state import FULL_BUILD_VARIABLE
     from gudang.pipeline import run_all
 
+    if full_build:
+        os.environ[FULL_BUILD_VARIABLE] = "1"
     _run(run_all)
 
 

@@ -166,22 +166,43 @@ def dbt_target_name() -> str:
 
 
 def dbt_build(settings: Settings, *args: str) -> dict:
-    """Run ``dbt build`` in-process and report every node (the single-task alternative to Cosmos)."""
+    """Run ``dbt build`` in-process and report every node (the single-task alternative to Cosmos).
+
+    Only the models downstream of the raw tables that changed since the last successful build run (see
+    :mod:`gudang.dbt_state`); a changed project, or ``GUDANG_DBT_FULL_BUILD=1``, builds everything. Extra
+    ``args`` go to dbt as given; an own ``--select``/``--exclude`` among them replaces this selection.
+    """
     from dbt.cli.main import dbtRunner
 
     from extract.registry import load_registry
+    from gudang import dbt_state
     from gudang.settings import REFERENCE_DIR
     from gudang.warehouse import connect
 
-    # dbt's sources are every registry table: a source that has not delivered yet is an empty table
+    project = dbt_project_dir()
+    own_selection = bool(_DBT_SELECTION_FLAGS & set(args))
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    inputs = dbt_state.dbt_inputs_hash(project)
     with connect(settings) as conn:
+        # dbt's sources are every registry table: a source that has not delivered yet is an empty table
         for spec in load_registry().values():
             conn.execute(spec.raw_ddl())
-    project = dbt_project_dir()
+        tables = sorted({spec.target_table for spec in load_registry().values()})
+        signatures = dbt_state.raw_signatures(conn, tables)
+        selection = None if own_selection else dbt_state.build_selection(conn, inputs, signatures)
     os.environ["GUDANG_WAREHOUSE"] = str(settings.warehouse)
     os.environ.setdefault("GUDANG_REFERENCE_DIR", str(REFERENCE_DIR))
+    log.info("dbt build: %s", "semua model" if selection is None else " ".join(selection))
     result = dbtRunner().invoke(
-        ["build", "--project-dir", str(project), "--profiles-dir", str(project), *args]
+        [
+            "build",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            *(["--select", *selection] if selection is not None else []),
+            *args,
+        ]
     )
     nodes = [
         {"node": r.node.unique_id, "status": str(r.status), "seconds": round(r.execution_time or 0, 3)}
@@ -192,7 +213,14 @@ def dbt_build(settings: Settings, *args: str) -> dict:
     if not result.success:
         failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
         raise RuntimeError(f"dbt build gagal: {', '.join(failed) or result.exception}")
-    return {"nodes": nodes}
+    if not own_selection:
+        with connect(settings) as conn:
+            dbt_state.record_build(conn, started, inputs, signatures, selection)
+    return {"nodes": nodes, "selection": selection}
+
+
+#: dbt flags by which a caller chooses the nodes itself
+_DBT_SELECTION_FLAGS = {"-s", "--select", "--exclude", "--selector", "-m", "--models"}
 
 
 def mart_gate(settings: Settings, run_id: str) -> dict:

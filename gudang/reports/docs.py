@@ -7,8 +7,6 @@ both JSON documents inlined) which opens straight from disk or a shared drive.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -16,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gudang.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from gudang.dbt_state import dbt_inputs_hash
+from gudang.settings import DBT_PROJECT_DIR, Settings
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html")
-#: what the docs are made of besides dbt itself: the project and the registry (raw tables, their columns)
-_INPUT_FOLDERS_SKIPPED = {"target", "logs", "dbt_packages", ".user.yml"}
 INPUTS_MARKER = ".inputs.sha256"
 
 
@@ -54,7 +51,7 @@ def publish_dbt_docs(settings: Settings, *, project_dir: Path = DBT_PROJECT_DIR)
     docs_dir.mkdir(parents=True, exist_ok=True)
     # The site describes the project, not the data (dbt-duckdb's catalog carries no row statistics), so
     # a run that changed only data keeps the published site: regenerating cost ~15 s of every run.
-    inputs = docs_inputs_hash(project_dir)
+    inputs = dbt_inputs_hash(project_dir)
     marker = docs_dir / INPUTS_MARKER
     if (
         all((docs_dir / name).exists() for name in DOCS_FILES)
@@ -94,17 +91,3 @@ def publish_dbt_docs(settings: Settings, *, project_dir: Path = DBT_PROJECT_DIR)
             partial.replace(docs_dir / name)
     marker.write_text(inputs)
     return docs_dir
-
-
-def docs_inputs_hash(project_dir: Path) -> str:
-    """A digest of the dbt project's files, the source registry and the dbt version."""
-    # the installed distribution's version: importing dbt only to read it cost ~1 s per run
-    digest = hashlib.sha256(importlib.metadata.version("dbt-core").encode())
-    folders = [project_dir, PROJECT_ROOT / "extract" / "sources"]
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if path.is_file() and not _INPUT_FOLDERS_SKIPPED & set(relative.parts):
-                digest.update(str(relative).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
