@@ -4,7 +4,7 @@ A new source YAML gives a new DAG on the next parse; nothing here is source-spec
 
 - runs on its cadence's cron **or** as soon as a file lands in ``$GUDANG_HOME/inbox/<source>/`` (an
   ``AssetWatcher`` on the inbox Asset, see ``gudang/inbox_trigger.py``), whichever comes first;
-- lists the waiting files in chunks, then ingests each chunk in a mapped task (still one transaction per
+- lists the waiting files in chunks, then ingests each chunk in a mapped task (still all or nothing per
   file; a task per file cost more in Airflow than the load itself at province scale);
 - emits one event on the raw table's Asset when a file was loaded, which schedules ``gudang_transform``;
 - writes the warehouse only inside the single-slot ``duckdb_writer`` pool (DuckDB has one writer);
@@ -139,7 +139,7 @@ def build_ingest_dag(spec: SourceSpec):
 
         @task(pool=WRITER_POOL, map_index_template="{{ chunk_label }}")
         def ingest_files(paths: list[str]) -> dict:
-            """Parse, gate and load each file in its own transaction; archive or quarantine the originals."""
+            """Parse, gate and load each file all or nothing; archive or quarantine the originals."""
             context = get_current_context()
             names = [p.rsplit("/", 1)[-1] for p in paths]
             context["chunk_label"] = (

@@ -1,4 +1,4 @@
-"""Loading agency files from the inbox into the raw layer: one file, one batch, one transaction.
+"""Loading agency files from the inbox into the raw layer: one file, one batch, written all or nothing.
 
 ``ingest_file`` reads and types a file, runs the GX file gate,
 then in ONE DuckDB transaction writes the good rows (with lineage) into ``raw.<table>``, every rejected
@@ -8,9 +8,10 @@ with a ``.reason.txt``). A crash before the commit leaves nothing behind and the
 a crash after it leaves the file in the inbox, and the next run recognises it as a duplicate.
 
 ``ingest_files`` does the same for many files of one source (what an ingest task gets): each file is still
-its own batch and transaction, but the parsed files are gated together (one GX validation for many small
-files, see :func:`expectations.gate.validate_file_frames`) and written through one connection held for the
-call; the files are parsed ahead in worker processes meanwhile.
+its own batch, but the parsed files are gated together (one GX validation for many small files, see
+:func:`expectations.gate.validate_file_frames`) and a gate batch's files are written in one transaction
+(:func:`_commit`; if it fails, file by file) through one connection held for the call; the files are
+parsed ahead in worker processes meanwhile.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class Limits(BaseModel):
     max_uncompressed_bytes: int = 1024 * 1024 * 1024
     #: uncompressed / compressed ratio above which an xlsx is treated as a zip bomb
     max_compression_ratio: float = 200.0
-    #: one ingest task loads at most this many files / megabytes of input (each file its own transaction)
+    #: one ingest task loads at most this many files / megabytes of input (each file all or nothing)
     ingest_task_files: int = 500
     ingest_task_mb: int = 64
     #: an ingest call parses ahead in worker processes from this many files or megabytes of input on

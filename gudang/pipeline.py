@@ -123,7 +123,7 @@ def ingest_chunks(settings: Settings, source: str, *, period: str | None = None)
 def ingest_chunk(
     settings: Settings, source: str, paths: list[str], *, run_id: str, force: bool = False
 ) -> dict:
-    """Ingest a chunk of files (each in its own transaction); returns a small summary for XCom.
+    """Ingest a chunk of files (each all or nothing); returns a small summary for XCom.
 
     Files that left the inbox before this task reached them (a concurrent run took them) are counted as
     ``taken``; when every file was taken, the caller skips (this run changed nothing).
