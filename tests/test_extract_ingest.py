@@ -6,6 +6,7 @@ import datetime as dt
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 import xlsxwriter
 import xlwt
@@ -421,3 +422,46 @@ def test_a_dead_parse_worker_costs_nothing_but_time(home: Settings, monkeypatch:
         rest = [parser.parse(p, p.name, "33.74") for p in paths[1:]]
         assert not parser.in_worker  # the remaining files were parsed in this process
     assert [parsed.table.num_rows for parsed in (first, *rest)] == [len(CHILDREN)] * 3
+
+
+def test_a_batch_shares_one_transaction_and_a_file_failing_in_it_fails_alone(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of one period from several kab/kota are written together; if that write fails, each file is
+    written alone, so only the file at fault is quarantined and the others load completely."""
+    from extract import ingest
+
+    monkeypatch.setenv("GUDANG_REGION", "33")  # a province: one file per kab/kota and period
+    folder = inbox(home, "eppgbm")
+    names = ["eppgbm_3374_2025-10.xlsx", "eppgbm_3371_2025-10.xlsx", "eppgbm_3372_2025-10.xlsx"]
+    for number, name in enumerate(names):
+        rows = eppgbm_rows("2025-10")
+        rows[0][2] = f"Anak {number}"  # distinct content: the same bytes would be a duplicate
+        write_xlsx(folder / name, {"Data": [EPPGBM_HEADER, *rows]})
+    broken = names[1]
+    statements: list[list[str]] = []
+    insert_raw = ingest._insert_raw
+
+    def insert_raw_failing_for_one_file(conn, writes, loaded_at):
+        statements.append([w.load.safe_name for w in writes])
+        if any(
+            w.load.safe_name == broken and w.raw is not None for w in writes
+        ):  # its rows, not its quarantine
+            raise duckdb.ConstraintException(f"{broken}: simulated write failure")
+        insert_raw(conn, writes, loaded_at)
+
+    monkeypatch.setattr(ingest, "_insert_raw", insert_raw_failing_for_one_file)
+    results = {r.original_name: r for r in ingest_inbox(home, sources=["eppgbm"], run_id="batch")}
+
+    assert sorted(statements[0]) == sorted(names), "the three files must first be written together"
+    assert results[broken].status == "quarantined"
+    assert "simulated write failure" in results[broken].error_message
+    loaded = [n for n in names if n != broken]
+    assert all(results[n].status.startswith("loaded") for n in loaded)
+    per_file = dict(query(home, "SELECT _file_name, count(*) FROM raw.eppgbm_measurement GROUP BY 1"))
+    # the fixture's desa are in Kota Semarang (33.74): the other kab/kota's rows are rejected, not lost
+    assert per_file == {names[0]: results[names[0]].rows_loaded} and per_file[names[0]] == len(CHILDREN)
+    assert query(home, "SELECT count(*) FROM ops.ingest_log") == [(3,)]
+    assert (home.quarantine / "eppgbm" / broken).exists()
+    assert all((home.archive / "eppgbm" / n).exists() for n in loaded)
+    _assert_invariant(home)
