@@ -20,6 +20,8 @@ PREVIEW_ROWS = 40
 
 _NON_ALNUM = re.compile(r"[^0-9a-z%]+")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+#: a letter: every alias has one (the registry checks), so a cell without (a NIK, a date, a weight) names no column
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def normalise_label(text: object) -> str:
@@ -51,7 +53,7 @@ class AliasIndex:
         return _alias_index(tuple((c.name, tuple(c.aliases)) for c in spec.columns))
 
     def match(self, text: str | None) -> str | None:
-        if not text:
+        if not text or not _LETTER.search(text):  # most data cells of the preview rows: not worth a lookup
             return None
         if text not in self._matches:
             if len(self._matches) >= 50_000:  # preview rows hold data too (names): keep the memory bounded

@@ -76,6 +76,11 @@ class Column(BaseModel):
             raise ValueError(f"column {self.name}: type nik must be pii: hash")
         if self.type == "enum" and not self.values:
             raise ValueError(f"column {self.name}: type enum needs values")
+        for alias in self.aliases:
+            if not any(ch.isalpha() for ch in alias):  # the header search skips cells without a letter
+                raise ValueError(
+                    f"column {self.name}: alias {alias!r} has no letter; no header cell would match it"
+                )
         return self
 
 
