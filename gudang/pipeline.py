@@ -307,10 +307,17 @@ class DagRunOutcome:
 
 
 def sources_with_waiting_files(settings: Settings) -> list[str]:
+    """Sources with files in the inbox, the most bytes first.
+
+    In one process (``run_all``) GX is imported once, by the first ingest that gates (~5 s); a large first
+    source imports it while its parse workers read the first files, a one-file source would wait for it.
+    """
     from extract.ingest import discover
     from extract.registry import load_registry
 
-    return [source for source in load_registry() if discover(settings, source)]
+    waiting = {source: discover(settings, source) for source in load_registry()}
+    sizes = {source: sum(p.stat().st_size for p in paths if p.exists()) for source, paths in waiting.items()}
+    return sorted((s for s, paths in waiting.items() if paths), key=lambda s: -sizes[s])
 
 
 @contextlib.contextmanager
