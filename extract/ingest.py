@@ -706,7 +706,7 @@ def _as_duplicates_if_loaded(conn: duckdb.DuckDBPyConnection, writes: list[_Writ
             [loading[0].load.spec.source, [w.load.sha for w in loading], *LOADED_STATUSES],
         ).fetchall()
     }
-    return [w.load.duplicate() if w in loading and w.load.sha in loaded else w for w in writes]
+    return [w.load.duplicate() if w.status in LOADED_STATUSES and w.load.sha in loaded else w for w in writes]
 
 
 # --------------------------------------------------------------------------- writes

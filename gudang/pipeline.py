@@ -185,9 +185,10 @@ def dbt_build(settings: Settings, *args: str) -> dict:
     inputs = dbt_state.dbt_inputs_hash(project)
     with connect(settings) as conn:
         # dbt's sources are every registry table: a source that has not delivered yet is an empty table
-        for spec in load_registry().values():
+        specs = list(load_registry().values())
+        for spec in specs:
             conn.execute(spec.raw_ddl())
-        tables = sorted({spec.target_table for spec in load_registry().values()})
+        tables = sorted({spec.target_table for spec in specs})
         signatures = dbt_state.raw_signatures(conn, tables)
         selection = None if own_selection else dbt_state.build_selection(conn, inputs, signatures)
     os.environ["GUDANG_WAREHOUSE"] = str(settings.warehouse)
