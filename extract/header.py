@@ -116,18 +116,35 @@ class HeaderMatch:
         return [c.name for c in spec.columns if c.required and c.name not in found and c.name not in derived]
 
 
-def _cell(row: list[str | None], col: int) -> str | None:
-    value = row[col] if col < len(row) else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def _texts(row: list[str | None], width: int) -> list[str | None]:
+    """A preview row's cell texts, stripped, None when empty, padded to ``width``."""
+    texts = [value.strip() or None if isinstance(value, str) else None for value in row]
+    return texts + [None] * (width - len(texts))
 
 
-def _forward_fill(row: list[str | None], width: int) -> list[str | None]:
-    filled, last = [], None
-    for col in range(width):
-        value = _cell(row, col)
-        last = value if value is not None else last
-        filled.append(last)
-    return filled
+def _pair_labels(cells: list[list[str | None]], top: int) -> dict[int, list[str]]:
+    """A two-row header's candidate labels per column: the top row forward-filled across its merged span
+    joined with the row below, else the lower label, else the upper one."""
+    pair: dict[int, list[str]] = {}
+    upper = None
+    for c, (text, lower) in enumerate(zip(cells[top], cells[top + 1], strict=True)):
+        upper = text if text is not None else upper
+        options = [f"{upper} {lower}"] if upper and lower else []
+        options += [t for t in (lower, text) if t]
+        if options:
+            pair[c] = options
+    return pair
+
+
+def _pair_bound(cells: list[list[str | None]], letters: list[list[bool]], top: int) -> int:
+    """How many columns of :func:`_pair_labels` have a label with a letter, without building them."""
+    count, upper_letter = 0, False
+    for text, lower, text_letter, lower_letter in zip(
+        cells[top], cells[top + 1], letters[top], letters[top + 1], strict=True
+    ):
+        upper_letter = text_letter if text is not None else upper_letter
+        count += text_letter or (lower is not None and (lower_letter or upper_letter))
+    return count
 
 
 def _evaluate(
@@ -165,28 +182,24 @@ def find_header(preview: list[list[str | None]], spec: SourceSpec) -> HeaderMatc
     width = max((len(r) for r in preview), default=0)
     best: HeaderMatch | None = None
     # every cell's text once (re-reading the rows above each candidate made this quadratic in the preview)
-    cells = [[_cell(row, c) for c in range(width)] for row in preview]
+    cells = [_texts(row, width) for row in preview]
+    # a label names a column only if it has a letter (the registry checks every alias), so a candidate
+    # scores at most its columns with such a label: most data rows are never evaluated (wide columns may be
+    # bare years, so a source that unpivots evaluates every row)
+    letters = [[t is not None and _LETTER.search(t) is not None for t in texts] for texts in cells]
     title_parts: list[str] = []
     for top, texts in enumerate(cells):
         title = " ".join(title_parts)
         title_parts.extend(t for t in texts if t)
         if not any(texts):
             continue
-        row = preview[top]
-        single = {c: [t] for c, t in enumerate(texts) if t}
-        candidates = [(1, single)]
-        if top + 1 < len(preview):
-            below = cells[top + 1]
-            filled = _forward_fill(row, width)
-            pair: dict[int, list[str]] = {}
-            for c in range(width):
-                upper, lower = filled[c], below[c]
-                options = [f"{upper} {lower}"] if upper and lower else []
-                options += [t for t in (lower, texts[c]) if t]
-                if options:
-                    pair[c] = options
-            candidates.append((2, pair))
-        for height, labels in candidates:
+        heights = (1, 2) if top + 1 < len(cells) else (1,)
+        for height in heights:
+            if best is not None and not wide_pattern:
+                bound = sum(letters[top]) if height == 1 else _pair_bound(cells, letters, top)
+                if (bound, -height) <= (best.score, -best.height):
+                    continue
+            labels = {c: [t] for c, t in enumerate(texts) if t} if height == 1 else _pair_labels(cells, top)
             columns, wide, unmatched, duplicates = _evaluate(labels, spec, index, wide_pattern)
             match = HeaderMatch(top, height, columns, wide, unmatched, duplicates, title)
             # ties go to the earlier single row (a title row above a header is not a two-row header)

@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from xml.etree import ElementTree
 
 import fastexcel
@@ -37,6 +38,9 @@ ENCRYPTED_MARKERS = ("EncryptedPackage".encode("utf-16-le"), b"EncryptedPackage"
 CSV_DELIMITERS = (";", ",", "\t", "|")
 #: below this uncompressed size the compression ratio is not checked (tiny xlsx compress very well)
 RATIO_CHECK_MIN_BYTES = 8 * 1024 * 1024
+#: decompressed XML fed to the parser at a time when only the start of a part is wanted
+_PARTIAL_CHUNK_BYTES = 16 * 1024
+_WHOLE_NUMBER = re.compile(r"-?\d+\.0+")
 
 
 class FileRejected(Exception):
@@ -249,41 +253,88 @@ def _open_xlsx(
     return workbook
 
 
+def _partial_tree(
+    handle: IO[bytes], enough: Callable[[ElementTree.Element], bool]
+) -> ElementTree.Element | None:
+    """The root of an XML part parsed only as far as needed: chunks go to expat until ``enough(root)``.
+
+    The tree is built in C as the chunks arrive (iterparse's Python loop per element was a third of an
+    e-PPGBM parse: its workbooks have a sheet per kecamatan and every sheet is previewed).
+    """
+    parser = ElementTree.XMLPullParser(events=("start",))
+    root = None
+    while chunk := handle.read(_PARTIAL_CHUNK_BYTES):
+        parser.feed(chunk)
+        if root is None:
+            root = next((element for _, element in parser.read_events()), None)
+        if root is not None and enough(root):
+            break
+    return root
+
+
+def _namespace(root: ElementTree.Element) -> str:
+    return root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+
+
+def _text_of(element: ElementTree.Element | None, namespace: str) -> str:
+    """The text of a string item (<si> or <is>): plain or rich-text runs; phonetic runs (rPh) are not text."""
+    parts: list[str] = []
+    for child in element if element is not None else []:
+        if child.tag == f"{namespace}t":
+            parts.append(child.text or "")
+        elif child.tag == f"{namespace}r":
+            parts.extend(t.text or "" for t in child.iter(f"{namespace}t"))
+    return "".join(parts)
+
+
 def _peek_xlsx_sheet(
     archive: zipfile.ZipFile, part: str | None, shared_strings: str | None
 ) -> tuple[list[list[str | None]], int | None]:
     """First rows of a sheet straight from its XML (stops early), and the last row from <dimension>."""
-    rows: dict[int, dict[int, tuple[str, str]]] = {}
-    last_row = None
     if part is None:
         return [], None
+
+    def sheet_data(root: ElementTree.Element) -> ElementTree.Element | None:
+        return next((e for e in root if _local(e.tag) == "sheetData"), None)
+
+    def past_preview(root: ElementTree.Element) -> bool:
+        rows = sheet_data(root)
+        # a row after the preview has started, so every preview row is complete
+        return (
+            rows is not None
+            and len(rows) > 0
+            and (len(rows) > PREVIEW_ROWS or int(rows[-1].get("r") or 0) > PREVIEW_ROWS)
+        )
+
     with archive.open(part) as handle:
-        next_row = 1
-        for _, element in ElementTree.iterparse(handle, events=("end",)):
-            tag = _local(element.tag)
-            if tag == "dimension":
-                bounds = re.findall(r"\d+", element.get("ref", ""))
-                last_row = int(bounds[-1]) if bounds else None
-            elif tag == "row":
-                number = int(element.get("r") or next_row)
-                next_row = number + 1
-                if number > PREVIEW_ROWS:
-                    break
-                cells: dict[int, tuple[str, str]] = {}
-                for position, cell in enumerate(c for c in element if _local(c.tag) == "c"):
-                    ref = cell.get("r")
-                    col = _column_index(ref) if ref else position
-                    kind = cell.get("t", "n")
-                    if kind == "inlineStr":
-                        text = "".join(t.text or "" for t in cell.iter() if _local(t.tag) == "t")
-                    else:
-                        value = next((v.text for v in cell if _local(v.tag) == "v"), None)
-                        if value is None:
-                            continue
-                        text = value
-                    cells[col] = (kind, text)
-                rows[number - 1] = cells
-                element.clear()
+        root = _partial_tree(handle, past_preview)
+    if root is None:
+        raise ValueError(f"{part}: bukan XML")
+    namespace = _namespace(root)
+    dimension = root.find(f"{namespace}dimension")
+    bounds = re.findall(r"\d+", dimension.get("ref", "")) if dimension is not None else []
+    last_row = int(bounds[-1]) if bounds else None
+    rows: dict[int, dict[int, tuple[str, str]]] = {}
+    next_row = 1
+    for row in sheet_data(root) or []:
+        number = int(row.get("r") or next_row)
+        next_row = number + 1
+        if number > PREVIEW_ROWS:
+            break
+        cells: dict[int, tuple[str, str]] = {}
+        for position, cell in enumerate(row.iterfind(f"{namespace}c")):
+            ref = cell.get("r")
+            col = _column_index(ref) if ref else position
+            kind = cell.get("t", "n")
+            if kind == "inlineStr":
+                text = _text_of(cell.find(f"{namespace}is"), namespace)
+            else:
+                value = cell.find(f"{namespace}v")
+                if value is None or value.text is None:
+                    continue
+                text = value.text
+            cells[col] = (kind, text)
+        rows[number - 1] = cells
     strings = _shared_strings(archive, shared_strings, rows)
     width = max((max(cells) + 1 for cells in rows.values() if cells), default=0)
     preview: list[list[str | None]] = []
@@ -295,7 +346,7 @@ def _peek_xlsx_sheet(
                 line[col] = strings.get(int(text))
             elif kind == "b":
                 line[col] = "TRUE" if text == "1" else "FALSE"
-            elif kind == "n" and re.fullmatch(r"-?\d+\.0+", text):
+            elif kind == "n" and _WHOLE_NUMBER.fullmatch(text):
                 line[col] = text.split(".")[0]
             else:
                 line[col] = text
@@ -307,29 +358,17 @@ def _shared_strings(
     archive: zipfile.ZipFile, part: str | None, rows: dict[int, dict[int, tuple[str, str]]]
 ) -> dict[int, str]:
     wanted = {int(text) for cells in rows.values() for kind, text in cells.values() if kind == "s"}
-    found: dict[int, str] = {}
     if not wanted or part is None:
-        return found
+        return {}
     last_wanted = max(wanted)
     with archive.open(part) as handle:
-        index = 0
-        for _, element in ElementTree.iterparse(handle, events=("end",)):
-            if _local(element.tag) != "si":
-                continue
-            if index in wanted:
-                # phonetic runs (rPh) are not part of the text
-                found[index] = "".join(
-                    t.text or ""
-                    for r in element
-                    if _local(r.tag) in ("t", "r")
-                    for t in r.iter()
-                    if _local(t.tag) == "t"
-                )
-            element.clear()
-            index += 1
-            if index > last_wanted:
-                break
-    return found
+        # one more item than needed has started, so the last wanted one is complete
+        root = _partial_tree(handle, lambda table: len(table) > last_wanted + 1)
+    if root is None:
+        return {}
+    namespace = _namespace(root)
+    items = list(root.iterfind(f"{namespace}si"))
+    return {index: _text_of(items[index], namespace) for index in wanted if index < len(items)}
 
 
 def _calamine_loader(reader: fastexcel.ExcelReader, sheet_name: str, limits: Limits) -> Callable[[int], Rows]:

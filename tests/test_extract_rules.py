@@ -166,6 +166,35 @@ def test_two_row_merged_header_joins_group_and_sub_labels():
     assert header.missing_required(get_source("spm_kesehatan")) == []
 
 
+def test_header_search_skips_only_rows_that_cannot_name_more_columns():
+    """Rows are skipped when their cells with a letter cannot beat the best header so far; a fuller
+    header further down still wins, and so does a pair whose upper label is forward-filled over a
+    lower cell without letters (the joined label has them)."""
+    spec = get_source("spm_kesehatan")
+    preview = [
+        ["Jenis Layanan", "Target"],  # an early, poorer candidate (2 columns)
+        ["Pelayanan ibu hamil", "100"],
+        ["No", "Jenis Pelayanan Dasar", "Jumlah Sasaran", "Jumlah Terlayani", "Capaian Mutu Minimal (%)"],
+        ["1", "Pelayanan ibu hamil", "100", "90", "95"],
+    ]
+    header = find_header(preview, spec)
+    assert (header.header_row, header.height) == (2, 1)
+    assert header.missing_required(spec) == []
+
+    merged_over_digits = [
+        ["Uraian", "Jumlah", None, "Capaian Mutu"],
+        [None, "Sasaran", "2", None],  # "Jumlah 2" has no alias; "Sasaran" does
+        ["Pelayanan ibu hamil", "100", "90", "95"],
+    ]
+    header = find_header(merged_over_digits, spec)
+    assert (header.header_row, header.height) == (0, 2)
+    assert {name for name, _ in header.columns.values()} == {
+        "service_name",
+        "target_count",
+        "quality_achievement_pct",
+    }
+
+
 def test_wide_headers_for_unpivot():
     preview = [["Nama Wilayah", "2020", "2021", "2022"], ["Kota Semarang", "4,34", "4,56", "4,25"]]
     header = find_header(preview, get_source("bps_poverty"))
