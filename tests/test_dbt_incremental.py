@@ -35,7 +35,9 @@ def _build(settings: Settings) -> dict:
 
 
 def _models(result: dict) -> set[str]:
-    return {n["node"].removeprefix("model.gudang.") for n in result["nodes"] if n["node"].startswith("model.")}
+    return {
+        n["node"].removeprefix("model.gudang.") for n in result["nodes"] if n["node"].startswith("model.")
+    }
 
 
 def _marts(settings: Settings) -> dict[str, str]:
@@ -55,7 +57,12 @@ def test_one_new_file_rebuilds_only_its_lineage_into_the_marts_a_full_build_make
     incremental = _build(home)
     assert incremental["selection"] == ["source:raw.eppgbm_measurement+", *dbt_state.ALWAYS_SELECTED]
     models = _models(incremental)
-    assert {"stg_eppgbm__measurement", "fct_child_measurement", "mart_stunting", "mart_data_quality"} <= models
+    assert {
+        "stg_eppgbm__measurement",
+        "fct_child_measurement",
+        "mart_stunting",
+        "mart_data_quality",
+    } <= models
     assert not models & {"mart_investment", "mart_poverty_registry", "mart_spm_service", "dim_region"}
     after = _marts(home)
     assert after["mart_stunting"] != before["mart_stunting"], "the new month must reach the stunting mart"

@@ -264,3 +264,29 @@ def test_large_tables_are_capped_in_the_workbook_and_whole_in_parquet(
             assert len(in_sheet) == len(newest_first) or shown + newest_first.iloc[len(in_sheet)] > cap, table
             assert overview[table][3].startswith("Periode terakhir saja ("), table
     assert by_period and any(len(frame) > 5 for frame in frames.values())
+
+
+def test_cells_keep_their_kind_in_the_workbook(tmp_path: Path) -> None:
+    """Numbers stay numbers (ints, floats, decimals), NaN and infinity become empty cells (Excel has no
+    such numbers), dates stay dates, text is neutralised, and an odd value in a column falls back to text."""
+    from gudang.reports.exports import export_marts
+
+    published = tmp_path / "marts.duckdb"
+    with duckdb.connect(str(published)) as conn:
+        conn.execute(
+            """
+            CREATE TABLE mart_cell_kinds AS SELECT * FROM (VALUES
+                (1, 2.5::DOUBLE, 3.25::DECIMAL(9, 2), 'biasa', DATE '2026-09-01', true),
+                (NULL, 'nan'::DOUBLE, NULL, '=1+1', NULL, NULL),
+                (4, 'inf'::DOUBLE, 7.50::DECIMAL(9, 2), NULL, DATE '2026-08-01', false)
+            ) AS t(children_count, weight_kg, target_pct, notes, period_month, flagged)
+            """
+        )
+    result = export_marts(published, tmp_path / "out", period="2026-09", run_id="kinds")
+    header, *rows = _sheet_rows(result.excel, "mart_cell_kinds")
+    assert header[0] is not None
+    assert rows == [
+        (1, 2.5, 3.25, "biasa", dt.datetime(2026, 9, 1), True),
+        (None, None, None, "'=1+1", None, None),
+        (4, None, 7.5, None, dt.datetime(2026, 8, 1), False),
+    ]
