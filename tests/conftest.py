@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aiosmtpd.controller import Controller
+from badinput.runs import DemoRun, copy_home, demo_run
 from local_servers import SmtpInbox, free_port
+
+from gudang.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The reduced-sample demo run through the whole pipeline, made once per session. Read only: a test that
+    changes anything works on ``home``."""
+    return demo_run(tmp_path_factory)
+
+
+@pytest.fixture
+def home(demo: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private copy of the demo's data home, made current for the test (modules that need another kind
+    of data home define their own ``home``)."""
+    return copy_home(demo, tmp_path / "home", monkeypatch)
 
 
 @pytest.fixture

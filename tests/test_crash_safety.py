@@ -17,7 +17,7 @@ import pytest
 from badinput import subprocess_env, use_home
 from badinput.cases import write_eppgbm
 from badinput.crash import kill_hard, start_child, wait_for
-from badinput.runs import DemoRun, copy_home, demo_run, published_mart_hashes, run_transform
+from badinput.runs import published_mart_hashes, run_transform
 from badinput.workbooks import EPPGBM_HEADERS, csv_text, eppgbm_name, eppgbm_rows, table
 
 from gudang.settings import Settings
@@ -121,18 +121,6 @@ def test_sigkill_after_commit_before_archiving_counts_nothing_twice(
 
 
 # --- the transform ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    pytest.importorskip("gudang.sample", reason="waiting for gudang.sample (the sample generator)")
-    pytest.importorskip("gudang.publish", reason="waiting for gudang.publish")
-    return demo_run(tmp_path_factory)
-
-
-@pytest.fixture
-def home(demo: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    return copy_home(demo, tmp_path / "home", monkeypatch)
 
 
 def _published_fingerprint(settings: Settings) -> tuple[dict, bytes]:

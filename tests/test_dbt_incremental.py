@@ -3,12 +3,10 @@ build makes; a changed project or ``GUDANG_DBT_FULL_BUILD=1`` rebuilds everythin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pytest
 from badinput.cases import write_eppgbm
-from badinput.runs import DemoRun, content_hashes, copy_home, dbt_scratch_args, demo_run
+from badinput.runs import content_hashes, dbt_scratch_args
 
 from gudang import dbt_state
 from gudang.settings import Settings
@@ -16,16 +14,6 @@ from gudang.settings import Settings
 pytest.importorskip("gudang.sample", reason="waiting for gudang.sample (the sample generator)")
 
 NEW_PERIOD = "2026-10"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    return demo_run(tmp_path_factory)
-
-
-@pytest.fixture
-def home(demo: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    return copy_home(demo, tmp_path / "home", monkeypatch)
 
 
 def _build(settings: Settings) -> dict:

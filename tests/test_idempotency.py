@@ -7,33 +7,16 @@ content hashes of every published mart, computed independently of the publisher'
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import duckdb
 import pytest
-from badinput.runs import DemoRun, copy_home, demo_run, published_mart_hashes, run_pipeline
+from badinput.runs import DemoRun, published_mart_hashes, run_pipeline
 from badinput.workbooks import EPPGBM_HEADERS, Sheet, eppgbm_name, eppgbm_rows, table, write_xlsx
 
 from gudang.settings import Settings
 from gudang.warehouse import connect
 
 QUALITY_MART = "mart_data_quality"  # the submission log itself: it records every file seen, by design
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    for module, what in (
-        ("extract.ingest", "the extraction engine"),
-        ("gudang.sample", "the sample generator"),
-        ("gudang.publish", "the publish step"),
-    ):
-        pytest.importorskip(module, reason=f"waiting for {module} ({what})")
-    return demo_run(tmp_path_factory)
-
-
-@pytest.fixture
-def home(demo: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    return copy_home(demo, tmp_path / "home", monkeypatch)
 
 
 def _quality_rows(settings: Settings) -> list[tuple]:

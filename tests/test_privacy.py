@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from badinput import use_home
 from badinput.pii import NIK_PATTERN, KnownStrings, find_pii, find_pii_in_text, table_count
-from badinput.runs import DemoRun, demo_run, manifest_pii
+from badinput.runs import DemoRun, manifest_pii
 from badinput.workbooks import EPPGBM_HEADERS, Sheet, eppgbm_name, eppgbm_rows, table, write_xlsx
 
 from extract.registry import get_source
@@ -25,13 +25,6 @@ from gudang.warehouse import connect
 ingest = pytest.importorskip("extract.ingest", reason="waiting for extract.ingest (the extraction engine)")
 
 TEXT_REPORT_SUFFIXES = {".txt", ".html", ".htm", ".json", ".csv", ".md", ".xml", ".js"}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    pytest.importorskip("gudang.sample", reason="waiting for gudang.sample (the sample generator)")
-    pytest.importorskip("gudang.publish", reason="waiting for gudang.publish")
-    return demo_run(tmp_path_factory)
 
 
 def test_the_demo_run_holds_personal_data_to_look_for(demo: DemoRun) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from badinput.runs import DemoRun, copy_home, demo_run, published_mart_hashes, run_pipeline
+from badinput.runs import DemoRun, copy_home, published_mart_hashes, run_pipeline
 from badinput.workbooks import EPPGBM_HEADERS, Sheet, eppgbm_name, eppgbm_rows, table, write_xlsx
 
 from gudang.config import load_config
@@ -19,11 +19,6 @@ from gudang.settings import Settings
 
 PLANNER = "perencana@bappeda.example.go.id"
 QUALITY_MART = "mart_data_quality"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    return demo_run(tmp_path_factory)
 
 
 @pytest.fixture
