@@ -336,8 +336,6 @@ def export_marts(
     docs = mart_docs(project_dir)
     folder.mkdir(parents=True, exist_ok=True)
     excel = folder / f"gudang_{period}.xlsx"
-    rows: dict[str, int] = {}
-    truncated: dict[str, int] = {}
     partial_excel = excel.with_suffix(".xlsx.part")
     conn = duckdb.connect(str(published), read_only=True)
     try:
@@ -347,7 +345,7 @@ def export_marts(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
             parquet_done = pool.submit(_write_parquet, conn.cursor(), marts, folder)
             try:
-                _write_workbook(conn, partial_excel, marts, docs, period, run_id, rows, truncated)
+                plans = _write_workbook(conn, partial_excel, marts, docs, period, run_id)
             finally:
                 parquet = parquet_done.result()
         partial_excel.replace(excel)
@@ -358,8 +356,8 @@ def export_marts(
         folder=folder,
         excel=excel,
         parquet=parquet,
-        rows=rows,
-        truncated={t: n for t, n in truncated.items() if n},
+        rows={table: plan.rows for table, plan in plans.items()},
+        truncated={table: plan.rows - plan.shown for table, plan in plans.items() if plan.rows > plan.shown},
     )
 
 
@@ -370,9 +368,8 @@ def _write_workbook(
     docs: dict[str, MartDoc],
     period: str,
     run_id: str,
-    rows: dict[str, int],
-    truncated: dict[str, int],
-) -> None:
+) -> dict[str, _SheetPlan]:
+    """The planners' workbook; returns what each mart's sheet holds."""
     workbook = xlsxwriter.Workbook(
         str(path),
         {
@@ -394,15 +391,13 @@ def _write_workbook(
     # Constant-memory mode flushes each sheet once the next one starts, so the overview sheet (first)
     # needs what each sheet holds before any mart is written: planned up front (cheap in DuckDB).
     plans = {table: _sheet_plan(conn, table, doc_for(table, docs)) for table in marts}
-    for table, plan in plans.items():
-        rows[table] = plan.rows
-        truncated[table] = plan.rows - plan.shown
     _write_readme_sheet(workbook, "Keterangan", sheets, docs, plans, period, run_id, header_format)
     for table in marts:
         _write_mart_sheet(
             workbook, sheets[table], conn, table, doc_for(table, docs), plans[table], header_format, formats
         )
     workbook.close()
+    return plans
 
 
 def write_latest_pointer(exports_root: Path, result: ExportResult, *, period: str, run_id: str) -> Path:
