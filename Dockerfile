@@ -11,12 +11,12 @@ WORKDIR /opt/gudang
 # (Airflow, the postgres/celery/redis providers) stay; the lock pins the same Airflow version.
 COPY --chown=airflow:0 pyproject.toml uv.lock ./
 RUN uv export --frozen --no-dev --no-emit-project --format requirements-txt -o /tmp/requirements.txt \
-    && uv pip install --no-cache -r /tmp/requirements.txt \
+    && uv pip install --no-cache --compile-bytecode -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY --chown=airflow:0 . .
 # Editable, so gudang finds dags/, dbt_project/ and reference/ beside its code in /opt/gudang.
-RUN uv pip install --no-cache --no-deps -e . \
+RUN uv pip install --no-cache --compile-bytecode --no-deps -e . \
     # dbt writes target/ and logs/ next to the project at run time.
     && mkdir -p dbt_project/target dbt_project/logs \
     # Pre-parsed dbt graph: each Cosmos task renders the DAG from this JSON instead of running `dbt ls`
