@@ -15,9 +15,9 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# --compile-bytecode: uv does not write .pyc files by default, and where PYTHONDONTWRITEBYTECODE is set (as on
-# the machines this project is built and tested on) every process then compiled Airflow, GX and dbt from source again: ~5 s of
-# each pipeline run and each test that starts one.
+# --compile-bytecode: uv writes no .pyc files by default, and where PYTHONDONTWRITEBYTECODE is set (as on
+# the machines this project is built and tested on) every process compiled Airflow, GX and dbt from source
+# again: ~5 s of each pipeline run and of each test that starts one.
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --compile-bytecode --extra dev --python $(PYTHON)
 	touch $@
