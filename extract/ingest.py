@@ -38,6 +38,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from expectations.gate import (
     CheckOutcome,
@@ -260,9 +261,25 @@ def _read(
             return _write_one(conn, load.duplicate())
         previous_rows = ledger.previous_rows(identity)
         parsed = parser.parse(load.path, load.safe_name, identity.scope)
-        return _Parsed(load, parsed, parsed.table.to_pandas(), previous_rows)  # positional index = row id
+        return _Parsed(load, parsed, _gate_frame(parsed.table), previous_rows)
     except Exception as exc:  # noqa: BLE001 - an unreadable file must never stop the other files
         return _write_one(conn, load.failure(exc))
+
+
+def _gate_frame(table: pa.Table) -> pd.DataFrame:
+    """The parsed rows as the gate's pandas frame (positional index = row id), dates as ``datetime64[ns]``.
+
+    pandas makes Arrow dates Python ``date`` objects, which the gate then converted one by one for GX
+    (``suites.as_datetime_if_dates``): ~1.5 s of the calling process per million e-PPGBM rows.
+    """
+    for position, column in enumerate(table.schema):
+        if pa.types.is_date(column.type):
+            try:
+                as_timestamps = pc.cast(table.column(position), pa.timestamp("ns"))
+            except pa.ArrowInvalid:
+                continue  # a date past 2262 (a typo): the gate keeps its unit (suites.as_datetime_if_dates)
+            table = table.set_column(position, column.name, as_timestamps)
+    return table.to_pandas()
 
 
 def parse_file(
@@ -865,6 +882,8 @@ def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def _as_text(value: object) -> str | None:
     if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
         return None
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()  # a date column of the gate's frame (_gate_frame)
     return str(value)
 
 

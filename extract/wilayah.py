@@ -14,6 +14,7 @@ import csv
 import difflib
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -203,6 +204,23 @@ def normalise_scope(raw: str) -> str | None:
     return None
 
 
+#: resolutions by (level, scope, within_scope), shared by the resolvers of one process: every month's file
+#: of a kab/kota names the same desa again. Codes are memoised on their own (a code that resolves decides
+#: whatever the names say), because messy files write one desa's code and names in many combinations.
+_MEMOS: dict[tuple, tuple[dict, dict]] = {}
+#: entries kept per memo before it starts again (a bound on a long-lived worker's memory)
+MEMO_MAX_ENTRIES = 100_000
+
+
+def _remember(memo: dict, key: object, compute: Callable[[], tuple[str | None, str | None]]):
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= MEMO_MAX_ENTRIES:
+            memo.clear()
+        found = memo[key] = compute()
+    return found
+
+
 class RegionResolver:
     """Resolves (code, names...) of one row to a code at ``level`` inside ``scope``; memoised per value."""
 
@@ -212,19 +230,20 @@ class RegionResolver:
         self.scope = scope
         self.within = [scope] if (scope and within_scope) else None
         self.wilayah = load_wilayah()
-        self._memo: dict[tuple, tuple[str | None, str | None]] = {}
+        self._by_code, self._by_row = _MEMOS.setdefault((level, scope, within_scope), ({}, {}))
 
     def resolve(self, code: str | None, names: list[str | None]) -> tuple[str | None, str | None]:
         """-> (dotted code, None) or (None, reason). ``names`` are most specific first."""
-        key = (code, *names)
-        if key not in self._memo:
-            self._memo[key] = self._resolve(code, names)
-        return self._memo[key]
+        if code:
+            resolved = _remember(self._by_code, code, lambda: self._from_code(code))
+            if resolved[0]:
+                return resolved
+        return _remember(self._by_row, (code, *names), lambda: self._resolve(code, names))
 
     def _resolve(self, code: str | None, names: list[str | None]) -> tuple[str | None, str | None]:
         code_problem = None
         if code:
-            resolved, code_problem = self._from_code(code)
+            resolved, code_problem = _remember(self._by_code, code, lambda: self._from_code(code))
             if resolved:
                 return resolved, None
         if any(names):

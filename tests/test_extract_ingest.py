@@ -486,3 +486,22 @@ def test_parse_workers_start_with_the_region_reference_loaded_and_frozen_out_of_
         frozen, reference_loaded = pool.submit(_collector_state).result()
     assert reference_loaded
     assert frozen > 100_000
+
+
+def test_gate_frame_has_dates_as_nanosecond_timestamps_and_rejections_show_them_as_dates():
+    import pyarrow as pa
+
+    from extract.ingest import _as_text, _gate_frame
+
+    table = pa.table(
+        {
+            "measured_on": pa.array([dt.date(2026, 1, 5), None], pa.date32()),
+            "born_on": pa.array([dt.date(2024, 2, 29), dt.date(9999, 1, 1)], pa.date32()),  # a typo past 2262
+            "name": ["a", "b"],
+        }
+    )
+    frame = _gate_frame(table)
+    assert str(frame["measured_on"].dtype) == "datetime64[ns]"
+    assert _as_text(frame["measured_on"][0]) == "2026-01-05" and _as_text(frame["measured_on"][1]) is None
+    assert frame["born_on"].tolist() == [dt.date(2024, 2, 29), dt.date(9999, 1, 1)]  # left for the gate
+    assert frame["name"].tolist() == ["a", "b"]

@@ -236,6 +236,39 @@ def test_code_resolution_within_scope():
     assert RegionResolver("regency", "33").resolve("33.7", []) == ("33.07", None)
 
 
+def test_resolutions_are_shared_by_a_scopes_files_and_bounded(monkeypatch):
+    """Every month's file of a kab/kota names its desa again: a new file's resolver starts from what
+    earlier files resolved (codes on their own, whatever names sit beside them), within a bounded memo."""
+    from extract import wilayah
+
+    monkeypatch.setattr(wilayah, "_MEMOS", {})
+    calls: list[str] = []
+    original = RegionResolver._from_code
+
+    def counted(self, raw):
+        calls.append(raw)
+        return original(self, raw)
+
+    monkeypatch.setattr(RegionResolver, "_from_code", counted)
+    assert RegionResolver("village", "33.74").resolve("3374011001", ["Miroto", None])[0] == "33.74.01.1001"
+    next_month = RegionResolver("village", "33.74")
+    assert next_month.resolve("3374011001", ["MIROTO", "Semarang Tengah"]) == ("33.74.01.1001", None)
+    assert calls == ["3374011001"]
+    # another scope resolves on its own: the same code is outside Kabupaten Semarang
+    code, reason = RegionResolver("village", "33.22").resolve("3374011001", [])
+    assert code is None and "di luar cakupan" in reason
+
+    monkeypatch.setattr(wilayah, "MEMO_MAX_ENTRIES", 2)
+    villages = RegionResolver("village", "33.74")
+    for name, code in [
+        ("Miroto", "33.74.01.1001"),
+        ("Sekaran", "33.74.12.1009"),
+        ("miroto", "33.74.01.1001"),
+    ]:
+        assert villages.resolve(None, [name, None]) == (code, None)
+        assert all(len(memo) <= 2 for pair in wilayah._MEMOS.values() for memo in pair)
+
+
 def test_name_resolution_with_prefixes_spacing_and_district():
     villages = RegionResolver("village", "33.74")
     assert villages.resolve(None, ["KEL. SEKARAN", "Kec. Gunung Pati"]) == ("33.74.12.1009", None)
