@@ -910,6 +910,21 @@ def write_digest_files(digest: Digest, settings: Settings) -> tuple[Path, Path]:
     return text_path, html_path
 
 
+#: the Airflow connection e-mail digests go through
+SMTP_CONNECTION = "smtp_default"
+
+
+def smtp_configured() -> bool:
+    """Whether Airflow knows the SMTP connection (environment, secrets backend or metadata database)."""
+    from airflow.sdk import Connection
+
+    try:
+        Connection.get(SMTP_CONNECTION)
+    except Exception:  # not found (the SDK raises its own NotFound type per version)
+        return False
+    return True
+
+
 def _smtp_notifier(to: list[str], digest: Digest, sender: str):
     """Airflow's SmtpNotifier, with a transport that follows the connection URI when it says nothing.
 
@@ -993,12 +1008,16 @@ def _deliver(digest: Digest, settings: Settings, destinations: list[str]) -> lis
     if emails:
         # Airflow reads its configuration on first import: keep it under the data home, not ~/airflow.
         os.environ.setdefault("AIRFLOW_HOME", str(settings.airflow_home))
-        try:
-            _smtp_notifier(emails, digest, config.alerts.sender).notify({})
-            delivered.extend(emails)
-        except Exception as exc:  # one broken channel must not silence the others
-            log.exception("digest e-mail to %s failed", emails)
-            errors.append(f"SMTP ({', '.join(emails)}): {exc}")
+        if not smtp_configured():
+            # a deployment without mail yet (the demo, a fresh install): nothing to try, no traceback
+            errors.append(f"SMTP ({', '.join(emails)}): koneksi {SMTP_CONNECTION} belum diatur")
+        else:
+            try:
+                _smtp_notifier(emails, digest, config.alerts.sender).notify({})
+                delivered.extend(emails)
+            except Exception as exc:  # one broken channel must not silence the others
+                log.exception("digest e-mail to %s failed", emails)
+                errors.append(f"SMTP ({', '.join(emails)}): {exc}")
     for url in urls:
         try:
             _apprise_notifier(url, digest).notify({})

@@ -265,16 +265,6 @@ def build_reports(settings: Settings, run_id: str) -> dict:
     return {"reports": jsonable(build(settings, run_id))}
 
 
-def _smtp_configured() -> bool:
-    from airflow.sdk import Connection
-
-    try:
-        Connection.get("smtp_default")
-    except Exception:  # not found (the SDK raises its own NotFound type per version)
-        return False
-    return True
-
-
 def send_alert_digest(settings: Settings, run_id: str) -> dict:
     """Build and deliver the run's digest. Always writes it under reports/ first.
 
@@ -282,13 +272,13 @@ def send_alert_digest(settings: Settings, run_id: str) -> dict:
     warns instead of failing the run; once ``smtp_default`` exists, a delivery failure fails the task
     so that Airflow retries it and shows it.
     """
-    from gudang.alerts import DigestDeliveryError, build_digest, send_digest
+    from gudang.alerts import DigestDeliveryError, build_digest, send_digest, smtp_configured
 
     digest = build_digest(settings, run_id)
     try:
         return {"delivered": jsonable(send_digest(digest, settings))}
     except DigestDeliveryError as exc:
-        if _smtp_configured():
+        if smtp_configured():
             raise
         log.warning("digest tidak terkirim lewat e-mail (koneksi smtp_default belum diatur): %s", exc)
         return {"delivered": [], "undelivered": str(exc), "files": str(settings.reports)}

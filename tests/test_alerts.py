@@ -460,6 +460,19 @@ def test_unreachable_smtp_server_is_reported(warehouse, monkeypatch, tmp_path):
     assert (settings.reports / "digest-run-1.txt").exists()
 
 
+def test_without_an_smtp_connection_nothing_is_tried_and_the_digest_stays_on_disk(
+    warehouse, monkeypatch, tmp_path, caplog
+):
+    settings, conn = warehouse
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    digest = alerts.build_digest(settings, "run-1", conn=conn)
+    with pytest.raises(alerts.DigestDeliveryError, match="smtp_default belum diatur"):
+        alerts.send_digest(digest, settings, recipients=PLANNERS)
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert (settings.reports / "digest-run-1.txt").exists()
+
+
 @pytest.fixture
 def json_endpoint():
     received: list[dict] = []
