@@ -33,7 +33,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from extract.registry import load_registry
-from gudang import pipeline
+from gudang import dbt_state, pipeline
 from gudang.settings import DBT_PROJECT_DIR, REFERENCE_DIR, WRITER_POOL, get_settings
 
 DBT_MODE = os.environ.get("GUDANG_DBT_MODE", "watcher")
@@ -113,7 +113,13 @@ def dbt_task_group():
             test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
         ),
-        operator_args={**dbt_task_args, "install_deps": False, "retries": 1},
+        operator_args={
+            **dbt_task_args,
+            "install_deps": False,
+            "retries": 1,
+            # the incremental models recompute their rows when the project changed (dbt_state.dbt_vars)
+            "vars": dbt_state.dbt_vars(dbt_state.dbt_inputs_hash(DBT_PROJECT)),
+        },
     )
 
 

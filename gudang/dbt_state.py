@@ -29,6 +29,8 @@ from gudang.settings import PROJECT_ROOT, REFERENCE_DIR
 FULL_BUILD_VARIABLE = "GUDANG_DBT_FULL_BUILD"
 #: the models every build runs: those reading ``ops`` (the run's own log and calendar)
 ALWAYS_SELECTED = ("source:ops+",)
+#: the dbt var carrying :func:`dbt_inputs_hash` to the incremental models
+INPUTS_VAR = "gudang_inputs_sha256"
 _SKIPPED_PARTS = {"target", "logs", "dbt_packages", ".user.yml"}
 
 BUILDS_DDL = """
@@ -54,6 +56,12 @@ def dbt_inputs_hash(project_dir: Path) -> str:
                 digest.update(str(relative).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def dbt_vars(inputs_sha256: str) -> dict[str, str]:
+    """What every dbt invocation of the pipeline passes as ``--vars``: the incremental models compare the
+    inputs digest with the one their rows were computed with (``macros/incremental_by_lineage.sql``)."""
+    return {INPUTS_VAR: inputs_sha256}
 
 
 def raw_signatures(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, list]:

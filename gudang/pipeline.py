@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import json
 import logging
 import os
 import sys
@@ -194,6 +195,8 @@ def dbt_build(settings: Settings, *args: str) -> dict:
     os.environ["GUDANG_WAREHOUSE"] = str(settings.warehouse)
     os.environ.setdefault("GUDANG_REFERENCE_DIR", str(REFERENCE_DIR))
     log.info("dbt build: %s", "semua model" if selection is None else " ".join(selection))
+    # A full build (a changed project, the first build) also rebuilds the incremental models from scratch.
+    full_refresh = ["--full-refresh"] if selection is None and not own_selection else []
     result = dbtRunner().invoke(
         [
             "build",
@@ -201,6 +204,9 @@ def dbt_build(settings: Settings, *args: str) -> dict:
             str(project),
             "--profiles-dir",
             str(project),
+            "--vars",
+            json.dumps(dbt_state.dbt_vars(inputs)),
+            *full_refresh,
             *(["--select", *selection] if selection is not None else []),
             *args,
         ]

@@ -1,4 +1,5 @@
-"""A million e-PPGBM measurements are scored by set-based SQL in seconds, and stay right at that scale."""
+"""A million e-PPGBM measurements are scored by set-based SQL and stay right at that scale (how long it takes
+is the benchmark's business: ``bench/``, dbt build)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from gudang.settings import REFERENCE_DIR
 from gudang.warehouse import OPS_DDL
 
 ROWS = 1_000_000
-#: generous for a busy 2-core CI box; an idle laptop scores the million in a few seconds
-MAX_SECONDS = 90
 
 
 @pytest.mark.slow
-def test_million_measurements_scored_in_seconds(tmp_path):
+def test_a_million_measurements_are_scored_right(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))
     con.execute(OPS_DDL)
@@ -42,8 +41,6 @@ def test_million_measurements_scored_in_seconds(tmp_path):
 
     result = run_dbt(["run", "--select", "+fct_child_measurement"], warehouse, tmp_path)
     assert result.success, result.exception
-    timing = {r.node.name: r.execution_time for r in result.result}
-    assert timing["fct_child_measurement"] < MAX_SECONDS, timing
 
     who = WhoLms(REFERENCE_DIR / "who")
     con = duckdb.connect(str(warehouse), read_only=True)

@@ -1,6 +1,20 @@
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="append",
+        on_schema_change="append_new_columns",
+        pre_hook=[
+            "{{ incremental_inputs_ddl() }}",
+            "{{ drop_stale_rows(ref('stg_eppgbm__measurement')) }}",
+        ],
+        post_hook=["{{ record_incremental_inputs() }}"],
+    )
+}}
+-- depends_on: {{ ref('stg_eppgbm__measurement') }}
 -- One row per child measurement with WHO 2006 z-scores (int_child_zscore), the WHO implausibility flags
 -- (HAZ < -6 or > 6, WAZ < -6 or > 5, WHZ < -5 or > 5), nutrition classes on valid z only, e-PPGBM's own
--- z-scores and whether they disagree with ours.
+-- z-scores and whether they disagree with ours. Incremental by load lineage (macros/incremental_by_lineage.sql):
+-- a run scores only the batches loaded since the last one and drops the rows no longer current.
 with scored as (
     select * from {{ ref('int_child_zscore') }}
 ),
@@ -48,3 +62,4 @@ select
     cast(_source_row as bigint) as _source_row,
     cast(_loaded_at as timestamp) as _loaded_at
 from flagged
+{{ only_new_batches() }}
