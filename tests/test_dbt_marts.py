@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -515,6 +516,26 @@ def test_every_mart_exists_with_its_contract_columns(built):
     for mart, columns in declared.items():
         actual = query(built, f"describe marts.{mart}")["column_name"].tolist()
         assert actual == columns, mart
+
+
+def test_the_contracts_not_null_columns_are_not_null_in_the_tables(built, tmp_path):
+    spec = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts.yml").read_text())
+    constrained = {
+        (m["name"], c["name"])
+        for m in spec["models"]
+        for c in m["columns"]
+        if {"type": "not_null"} in c.get("constraints", [])
+    }
+    not_nullable = query(
+        built,
+        "select table_name, column_name from duckdb_columns() where schema_name = 'marts' and not is_nullable",
+    )
+    assert len(constrained) > 50
+    assert set(not_nullable.itertuples(index=False, name=None)) == constrained
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built["warehouse"], copy)
+    with duckdb.connect(str(copy)) as writer, pytest.raises(duckdb.ConstraintException):
+        writer.execute("insert into marts.mart_stunting (region_code) values (null)")
 
 
 def test_schemas_are_exactly_the_layer_names(built):
