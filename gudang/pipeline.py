@@ -278,7 +278,7 @@ def send_alert_digest(settings: Settings, run_id: str) -> dict:
     warns instead of failing the run; once ``smtp_default`` exists, a delivery failure fails the task
     so that Airflow retries it and shows it.
     """
-    from gudang.alerts import DigestDeliveryError, build_digest, send_digest, smtp_configured
+    from gudang.alerts import SMTP_CONNECTION, DigestDeliveryError, build_digest, send_digest, smtp_configured
 
     digest = build_digest(settings, run_id)
     try:
@@ -286,7 +286,7 @@ def send_alert_digest(settings: Settings, run_id: str) -> dict:
     except DigestDeliveryError as exc:
         if smtp_configured():
             raise
-        log.warning("digest tidak terkirim lewat e-mail (koneksi smtp_default belum diatur): %s", exc)
+        log.warning("digest tidak terkirim lewat e-mail (koneksi %s belum diatur): %s", SMTP_CONNECTION, exc)
         return {"delivered": [], "undelivered": str(exc), "files": str(settings.reports)}
 
 
