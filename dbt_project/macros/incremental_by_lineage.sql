@@ -9,6 +9,11 @@
     dbt runs without it (by hand), every row is dropped and recomputed: an incremental model never keeps
     rows computed by an older version of its logic. -#}
 
+{#- The digest the pipeline passed ('' when dbt runs without it). -#}
+{% macro inputs_fingerprint() -%}
+    {{ return(var('gudang_inputs_sha256', '')) }}
+{%- endmacro %}
+
 {% macro incremental_inputs_ddl() -%}
     create table if not exists ops.dbt_incremental_inputs (
         model varchar primary key,
@@ -19,7 +24,7 @@
 
 {% macro drop_stale_rows(current_input) -%}
     {%- if is_incremental() -%}
-    {%- set fingerprint = var('gudang_inputs_sha256', '') -%}
+    {%- set fingerprint = inputs_fingerprint() -%}
     delete from {{ this }} as kept
     where '{{ fingerprint }}' = ''
        or '{{ fingerprint }}' is distinct from (
@@ -39,7 +44,7 @@
 
 {% macro record_incremental_inputs() -%}
     insert or replace into ops.dbt_incremental_inputs
-    values ('{{ this.identifier }}', '{{ var("gudang_inputs_sha256", "") }}', now())
+    values ('{{ this.identifier }}', '{{ inputs_fingerprint() }}', now())
 {%- endmacro %}
 
 {#- In the model's select: only the batches the table does not hold yet (all of them on a full build). -#}
