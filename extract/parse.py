@@ -32,6 +32,8 @@ TOTAL_LABEL = re.compile(
     r"|keseluruhan|akhir|umum)\b.*)?\s*$",
     re.IGNORECASE,
 )
+#: what every total label starts with: the full pattern runs only on a column where a cell does
+TOTAL_LABEL_START = r"^\s*(sub|grand|total|jumlah|jml)"
 #: header labels that are never data ("No" columns), so not worth a warning when ignored
 ROW_NUMBER_LABELS = {"no", "no urut", "nomor", "nomor urut", "urut", "nourut"}
 ARROW_TYPES = {
@@ -351,7 +353,10 @@ class FileParser:
         height = len(next(iter(arrays.values()))) if arrays else 0
         total = np.zeros(height, dtype=bool)
         for label in labels:
-            if is_string(label):
+            if (
+                is_string(label)
+                and pc.any(pc.match_substring_regex(label, TOTAL_LABEL_START, ignore_case=True)).as_py()
+            ):
                 matched = pc.match_substring_regex(label, TOTAL_LABEL.pattern, ignore_case=True)
                 total |= pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
         # a row named after the file's own region is its total, unless rows are regions at that very level

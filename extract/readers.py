@@ -19,6 +19,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
@@ -39,7 +40,7 @@ CSV_DELIMITERS = (";", ",", "\t", "|")
 #: below this uncompressed size the compression ratio is not checked (tiny xlsx compress very well)
 RATIO_CHECK_MIN_BYTES = 8 * 1024 * 1024
 #: decompressed XML fed to the parser at a time when only the start of a part is wanted
-_PARTIAL_CHUNK_BYTES = 16 * 1024
+_PARTIAL_CHUNK_BYTES = 8 * 1024
 _WHOLE_NUMBER = re.compile(r"-?\d+\.0+")
 
 
@@ -209,8 +210,14 @@ def _attr(element: ElementTree.Element, name: str) -> str | None:
 
 
 def _column_index(ref: str) -> int:
+    """0-based column of a cell reference ("AB12" -> 27)."""
+    return _column_letters_index(ref.rstrip("0123456789"))
+
+
+@cache  # a sheet's previews repeat the same few dozen column letters on every row
+def _column_letters_index(letters: str) -> int:
     index = 0
-    for char in ref:
+    for char in letters:
         if not char.isalpha():
             break
         index = index * 26 + (ord(char.upper()) - 64)

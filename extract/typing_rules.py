@@ -353,10 +353,14 @@ class Pseudonymiser:
         return outer.hexdigest()
 
     def hash_array(self, array: pa.Array) -> pa.Array:
-        text = pc.utf8_upper(pc.replace_substring_regex(pc.cast(array, pa.string()), r"\s+", " "))
-        encoded = pc.dictionary_encode(text)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
+        # Distinct cells are normalised, then distinct normalised values hashed: a registry repeats its
+        # family ids, addresses and phone numbers, and the HMAC is most of a registry's parse.
+        cells = pc.dictionary_encode(pc.cast(array, pa.string()))
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        normalised = pc.dictionary_encode(
+            pc.utf8_upper(pc.replace_substring_regex(cells.dictionary, r"\s+", " "))
+        )
         digest = self.digest
-        hashed = pa.array([digest(v) for v in encoded.dictionary.to_pylist()], pa.string())
-        return pc.take(hashed, encoded.indices)
+        hashed = pa.array([digest(v) for v in normalised.dictionary.to_pylist()], pa.string())
+        return pc.take(pc.take(hashed, normalised.indices), cells.indices)
