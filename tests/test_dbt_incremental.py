@@ -60,6 +60,9 @@ def test_one_new_file_rebuilds_only_its_lineage_into_the_marts_a_full_build_make
     full = _build(home)
     assert full["selection"] is None
     assert _models(full) > models
+    # unit tests are CI's (tests/test_dbt_marts.py): a production build runs the data tests only
+    assert not [n for n in full["nodes"] if n["node"].startswith("unit_test.")]
+    assert [n for n in full["nodes"] if n["node"].startswith("test.")]
     assert _marts(home) == after, "the selective build must leave exactly the marts a full build makes"
 
 
