@@ -32,7 +32,8 @@ TOTAL_LABEL = re.compile(
     r"|keseluruhan|akhir|umum)\b.*)?\s*$",
     re.IGNORECASE,
 )
-#: what every total label starts with: the full pattern runs only on a column where a cell does
+#: how every TOTAL_LABEL match starts (keep the two in step): the full pattern runs only on a column where a
+#: cell starts like this
 TOTAL_LABEL_START = r"^\s*(sub|grand|total|jumlah|jml)"
 #: header labels that are never data ("No" columns), so not worth a warning when ignored
 ROW_NUMBER_LABELS = {"no", "no urut", "nomor", "nomor urut", "urut", "nourut"}
