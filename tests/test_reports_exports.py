@@ -290,3 +290,113 @@ def test_cells_keep_their_kind_in_the_workbook(tmp_path: Path) -> None:
         (None, None, None, "'=1+1", None, None),
         (4, None, 7.5, None, dt.datetime(2026, 8, 1), False),
     ]
+
+
+EDGE_TEXTS = [
+    "biasa",
+    "",
+    " spasi di awal",
+    "spasi di akhir ",
+    "\u3000ideographic space",
+    "nbsp\xa0",
+    "tab\tdi tengah",
+    "\tcmd",
+    '=HYPERLINK("http://x","y")',
+    "-2",
+    "a & b < c > d \"kutip\" 'apostrof'",
+    "kontrol \x00\x07\x0b\x1f di tengah",
+    "\x1fdi awal",
+    "harfiah _x0041_ dan _X00zz_",
+    "non-karakter \ufffe \uffff",
+    "emoji 🙂 dan aksara ꦗꦮ",
+    "baris\nbaru\r\n",
+    None,
+]
+
+
+def test_rendered_rows_are_what_the_cell_writer_writes(tmp_path: Path) -> None:
+    """DuckDB renders the workbook's data rows (sheet_xml); every worksheet must be byte for byte what
+    xlsxwriter's own cell-by-cell writing produces, edge values included, and Excel still reads them."""
+    import zipfile
+
+    from gudang.reports.exports import _write_skeleton, _write_workbook
+
+    published = tmp_path / "marts.duckdb"
+    with duckdb.connect(str(published)) as conn:
+        conn.execute("CREATE TABLE texts (notes VARCHAR, region_name VARCHAR)")
+        conn.executemany("INSERT INTO texts VALUES (?, ?)", [(t, t) for t in EDGE_TEXTS])
+        conn.execute(
+            """
+            CREATE TABLE mart_numbers AS SELECT * FROM (VALUES
+                (1, 2.5::DOUBLE, 3.25::DECIMAL(9, 2), 10::BIGINT, 0.1::DOUBLE + 0.2, true),
+                (NULL, 'nan'::DOUBLE, NULL, NULL, -0.0::DOUBLE, NULL),
+                (-4, 'inf'::DOUBLE, -7.50::DECIMAL(9, 2), 123456789012345678, 1e20, false),
+                (0, '-inf'::DOUBLE, 0.01::DECIMAL(9, 2), -1, 1e-7, true),
+                (2147483647, 1234567.891, 99999.99::DECIMAL(9, 2), 0, 45293.12783564815, NULL)
+            ) AS t(children_count, weight_kg, target_pct, budget_idr, prevalence, flagged)
+            """
+        )
+        conn.execute(
+            """
+            CREATE TABLE mart_dates AS SELECT * FROM (VALUES
+                (DATE '2026-09-01', TIMESTAMP '2026-09-01 07:30:15.123456'),
+                (DATE '1900-02-28', TIMESTAMP '1900-01-01 12:00:00'),
+                (DATE '1900-03-01', TIMESTAMP '1900-03-01 00:00:00.000001'),
+                (NULL, NULL),
+                (DATE '1969-12-31', TIMESTAMP '1969-12-31 23:59:59.999999')
+            ) AS t(period_month, loaded_at)
+            """
+        )
+        conn.execute("CREATE TABLE mart_empty_rows (notes VARCHAR, flagged BOOLEAN)")
+        conn.execute(
+            "INSERT INTO mart_empty_rows VALUES ('a', true), (NULL, NULL), ('b', NULL), (NULL, NULL)"
+        )
+        conn.execute("CREATE TABLE mart_lists AS SELECT [1, 2] AS codes, 'x' AS notes")  # not rendered
+
+    with duckdb.connect(str(published), read_only=True) as conn:
+        marts = ["mart_dates", "mart_empty_rows", "mart_lists", "mart_numbers", "texts"]
+        built = {}
+        for render in (True, False):
+            path = tmp_path / f"render_{render}.xlsx"
+            _write_workbook(conn, path, marts, {}, "2026-09", "edge", render_rows=render)
+            with zipfile.ZipFile(path) as package:
+                built[render] = {
+                    name: package.read(name)
+                    for name in package.namelist()
+                    if name.startswith("xl/worksheets/")
+                }
+        # the sheets DuckDB renders: every one but the one with a LIST column
+        _, rendered = _write_skeleton(conn, tmp_path / "skeleton.xlsx", marts, {}, "2026-09", "edge", True)
+    assert {rows.sheet_name for rows in rendered} == {
+        "mart_dates",
+        "mart_empty_rows",
+        "mart_numbers",
+        "texts",
+    }
+    assert built[True].keys() == built[False].keys() and len(built[True]) == len(marts) + 1
+    for part, xml in built[True].items():
+        assert xml == built[False][part], part
+
+    header, *rows = _sheet_rows(tmp_path / "render_True.xlsx", "texts")
+    read_back = {text: row[0] for text, row in zip(EDGE_TEXTS, rows, strict=False)}
+    for text in (
+        "biasa",
+        " spasi di awal",
+        "spasi di akhir ",
+        "a & b < c > d \"kutip\" 'apostrof'",
+        "emoji 🙂 dan aksara ꦗꦮ",
+    ):
+        assert read_back[text] == text
+    assert read_back["-2"] == "'-2" and read_back["\tcmd"] == "'\tcmd"
+
+
+def test_overlong_text_keeps_the_cell_writer(tmp_path: Path) -> None:
+    from gudang.reports import sheet_xml
+
+    published = tmp_path / "marts.duckdb"
+    with duckdb.connect(str(published)) as conn:
+        conn.execute("CREATE TABLE long_notes AS SELECT repeat('a', 32767) AS notes UNION ALL SELECT 'b'")
+        columns = [sheet_xml.SheetColumn("notes", "VARCHAR", "text", None)]
+        select = "SELECT * FROM long_notes"
+        assert sheet_xml.has_overlong_text(conn, columns, select, [])
+        assert not sheet_xml.has_overlong_text(conn, columns, f"{select} WHERE notes = 'b'", [])

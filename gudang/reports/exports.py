@@ -19,7 +19,9 @@ from pathlib import Path
 import duckdb
 import xlsxwriter
 
+from gudang.reports import sheet_xml
 from gudang.reports.marts import MartDoc, column_types, doc_for, list_marts, mart_docs
+from gudang.reports.sheet_xml import RenderedRows
 from gudang.settings import DBT_PROJECT_DIR
 
 #: Rows per sheet in the planners' workbook. Excel's own limit is 1,048,575 data rows, but a sheet that
@@ -189,8 +191,15 @@ def _write_mart_sheet(
     plan: _SheetPlan,
     header_format,
     formats: _Formats,
-) -> int:
-    """Write the rows ``plan`` selects from one mart (see :func:`_sheet_plan`); returns the rows written."""
+    *,
+    render_rows: bool = True,
+) -> RenderedRows | None:
+    """The sheet of one mart with the rows ``plan`` selects (see :func:`_sheet_plan`).
+
+    With ``render_rows`` the sheet gets its header here and DuckDB renders its data rows, returned for
+    :func:`sheet_xml.splice_rows` once the workbook is closed; otherwise, or when a column cannot be
+    rendered there, the rows are written here cell by cell and None is returned.
+    """
     types = column_types(conn, table)
     names = list(types)
     labels = [doc.column_label(c) for c in names]
@@ -198,11 +207,9 @@ def _write_mart_sheet(
     sheet = workbook.add_worksheet(sheet_name)
     sheet.freeze_panes(1, 0)
     widths = [min(len(label) + 2, _MAX_WIDTH) for label in labels]
-
-    cursor = conn.execute(plan.query, plan.params)
-    first_chunk = cursor.fetchmany(_FETCH_CHUNK)
     # Constant-memory mode needs column widths before any row is written: estimate them from a sample.
-    for record in first_chunk[:_WIDTH_SAMPLE_ROWS]:
+    sample = conn.execute(f"SELECT * FROM ({plan.query}) AS planned LIMIT {_WIDTH_SAMPLE_ROWS}", plan.params)
+    for record in sample.fetchall():
         for i, value in enumerate(record):
             widths[i] = min(max(widths[i], _width(value, styles[i])), _MAX_WIDTH)
     for i, width in enumerate(widths):
@@ -210,19 +217,35 @@ def _write_mart_sheet(
     sheet.set_row(0, 30)
     for i, label in enumerate(labels):
         sheet.write_string(0, i, neutralise(label), header_format)
+    if plan.shown:
+        sheet.autofilter(0, 0, plan.shown, len(names) - 1)
+
+    if render_rows and plan.shown:
+        columns = [
+            sheet_xml.SheetColumn(name, types[name], style.kind, _xf_index(formats[style.num_format]))
+            for name, style in zip(names, styles, strict=True)
+        ]
+        query = sheet_xml.rows_sql(columns, plan.query)
+        if query is not None and not sheet_xml.has_overlong_text(conn, columns, plan.query, plan.params):
+            return sheet_xml.RenderedRows(sheet_name, query, plan.params, plan.shown, len(names))
 
     writers = [_cell_writer(sheet, style, formats[style.num_format]) for style in styles]
+    cursor = conn.execute(plan.query, plan.params)
     written = 0
-    chunk = first_chunk
-    while chunk:
+    while chunk := cursor.fetchmany(_FETCH_CHUNK):
         for record in chunk:
             written += 1
             for i, value in enumerate(record):
                 writers[i](written, i, value)
-        chunk = cursor.fetchmany(_FETCH_CHUNK)
-    if written:
-        sheet.autofilter(0, 0, written, len(names) - 1)
-    return written
+    if written != plan.shown:
+        raise RuntimeError(f"{table}: {written} baris ditulis, {plan.shown} direncanakan")
+    return None
+
+
+def _xf_index(cell_format) -> int | None:
+    """The style index xlsxwriter gives a format in styles.xml (assigned on first use, as when it writes a
+    cell in that format): what a rendered cell's ``s`` attribute names."""
+    return None if cell_format is None else cell_format._get_xf_index()
 
 
 class _Formats:
@@ -262,12 +285,14 @@ def _sheet_plan(conn: duckdb.DuckDBPyConnection, table: str, doc: MartDoc) -> _S
     cap = sheet_rows(table)
     (rows,) = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()
     select = f'SELECT * FROM main."{table}"'
+    # Stored order, stated: without it a LIMIT under a parallel scan may pick other rows on every build.
+    in_order = "ORDER BY rowid"
     period = doc.workbook_period_column
     if rows <= cap:
-        return _SheetPlan(select, [], rows, rows, None)
+        return _SheetPlan(f"{select} {in_order}", [], rows, rows, None)
     if period is None or period not in column_types(conn, table):
         return _SheetPlan(
-            f"{select} LIMIT {cap}",
+            f"{select} {in_order} LIMIT {cap}",
             [],
             rows,
             cap,
@@ -288,7 +313,7 @@ def _sheet_plan(conn: duckdb.DuckDBPyConnection, table: str, doc: MartDoc) -> _S
     note = f"Periode terakhir saja ({names}); {rows - shown:,} baris lainnya ada di berkas Parquet."
     if total > cap:
         note = f"Hanya {cap:,} baris pertama periode {names} (batas lembar kerja); {rows - shown:,} baris lainnya ada di berkas Parquet."
-    query = f'{select} WHERE "{period}" IN (SELECT unnest(?)) LIMIT {cap}'
+    query = f'{select} WHERE "{period}" IN (SELECT unnest(?)) {in_order} LIMIT {cap}'
     return _SheetPlan(query, [kept], rows, shown, note)
 
 
@@ -368,8 +393,35 @@ def _write_workbook(
     docs: dict[str, MartDoc],
     period: str,
     run_id: str,
+    *,
+    render_rows: bool = True,
 ) -> dict[str, _SheetPlan]:
-    """The planners' workbook; returns what each mart's sheet holds."""
+    """The planners' workbook; returns what each mart's sheet holds.
+
+    xlsxwriter writes every sheet's header (and the rows of any sheet DuckDB cannot render) into a skeleton
+    workbook; the rows DuckDB renders are then spliced in while copying it to ``path``.
+    """
+    skeleton = path.with_name(path.name + ".skeleton")
+    try:
+        plans, rendered = _write_skeleton(conn, skeleton, marts, docs, period, run_id, render_rows)
+        if rendered:
+            sheet_xml.splice_rows(skeleton, conn, rendered, path)
+        else:
+            skeleton.replace(path)
+    finally:
+        skeleton.unlink(missing_ok=True)
+    return plans
+
+
+def _write_skeleton(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    marts: list[str],
+    docs: dict[str, MartDoc],
+    period: str,
+    run_id: str,
+    render_rows: bool,
+) -> tuple[dict[str, _SheetPlan], list[RenderedRows]]:
     workbook = xlsxwriter.Workbook(
         str(path),
         {
@@ -392,12 +444,23 @@ def _write_workbook(
     # needs what each sheet holds before any mart is written: planned up front (cheap in DuckDB).
     plans = {table: _sheet_plan(conn, table, doc_for(table, docs)) for table in marts}
     _write_readme_sheet(workbook, "Keterangan", sheets, docs, plans, period, run_id, header_format)
+    rendered = []
     for table in marts:
-        _write_mart_sheet(
-            workbook, sheets[table], conn, table, doc_for(table, docs), plans[table], header_format, formats
+        rows = _write_mart_sheet(
+            workbook,
+            sheets[table],
+            conn,
+            table,
+            doc_for(table, docs),
+            plans[table],
+            header_format,
+            formats,
+            render_rows=render_rows,
         )
+        if rows is not None:
+            rendered.append(rows)
     workbook.close()
-    return plans
+    return plans, rendered
 
 
 def write_latest_pointer(exports_root: Path, result: ExportResult, *, period: str, run_id: str) -> Path:
