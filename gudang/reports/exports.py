@@ -25,13 +25,12 @@ from gudang.reports.sheet_xml import RenderedRows
 from gudang.settings import DBT_PROJECT_DIR
 
 #: Rows per sheet in the planners' workbook. Excel's own limit is 1,048,575 data rows, but a sheet that
-#: large is useless to a planner and writing it cell by cell is ~4 us a cell (a province's marts in full
-#: were most of a run's reports step). A mart with a period column (``meta.workbook_period_column``)
-#: shows its latest periods, whole, as many as fit; everything is in the Parquet files.
+#: large is useless to a planner (and a province's marts in full are tens of millions of cells). A mart with
+#: a period column (``meta.workbook_period_column``) shows its latest periods, whole, as many as fit;
+#: everything is in the Parquet files.
 SHEET_MAX_DATA_ROWS = 20_000
 #: Row-level tables (facts, dimensions: one row per measurement, per region) are analysts' data, not a
 #: planner's: the workbook shows their first rows as a sample of the columns, the data is in Parquet.
-#: Writing ~100,000-row samples of them was a third of a province run's reports step (~4 us per cell).
 ROW_LEVEL_SAMPLE_ROWS = 1_000
 ROW_LEVEL_PREFIXES = ("fct_", "dim_")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
 import duckdb
+from xlsxwriter.utility import xl_col_to_name
 
 #: Stands for the row number in a rendered row: a control character, so never left inside rendered text.
 ROW_MARK = "\x01"
@@ -62,16 +63,6 @@ class RenderedRows:
     params: list
     rows: int  # how many rows the query gives (the sheet's autofilter was set for them)
     columns: int
-
-
-def column_letter(index: int) -> str:
-    """Excel's letters for a 0-based column index (0 -> A, 26 -> AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
 
 
 def _literal(text: str) -> str:
@@ -153,7 +144,7 @@ def rows_sql(columns: list[SheetColumn], select: str) -> str | None:
     step runs once per value."""
     aliases = [f"c{i}" for i in range(len(columns))]
     pairs = list(zip(columns, aliases, strict=True))
-    cells = [cell_sql(column, column_letter(i), alias) for i, (column, alias) in enumerate(pairs)]
+    cells = [cell_sql(column, xl_col_to_name(i), alias) for i, (column, alias) in enumerate(pairs)]
     if not columns or any(cell is None for cell in cells):
         return None
     renamed = ", ".join(f"{_ident(column.name)} AS {alias}" for column, alias in pairs)
@@ -234,7 +225,7 @@ def _splice_sheet(
                 last_with_cells = number
         chunks.append("".join(parts).encode("utf-8"))
     # xlsxwriter wrote the dimension of the header alone
-    last_cell = f"{column_letter(rows.columns - 1)}{last_with_cells}"
+    last_cell = f"{xl_col_to_name(rows.columns - 1)}{last_with_cells}"
     dimension = f'<dimension ref="{"A1" if last_cell == "A1" else f"A1:{last_cell}"}"/>'
     with out.open(entry, "w") as member:
         member.write(_DIMENSION.sub(dimension, head, count=1).encode("utf-8"))
