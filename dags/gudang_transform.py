@@ -94,6 +94,9 @@ def dbt_task_group():
                 "GUDANG_HOME": str(settings.home),
                 # Cosmos may run a copy of the project elsewhere: the reference CSVs must not be relative
                 "GUDANG_REFERENCE_DIR": str(REFERENCE_DIR),
+                # Unit tests belong to CI, as in pipeline.dbt_build. dbt's variable for the flag: only
+                # build, test and ls read it, so LOCAL's `dbt run` tasks are not broken by an unknown flag.
+                "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
             },
         ),
         profile_config=ProfileConfig(

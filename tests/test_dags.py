@@ -63,6 +63,7 @@ def describe(dag):
                 "mapped": bool(getattr(t, "is_mapped", False)),
                 "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
                 "upstream": sorted(t.upstream_task_ids),
+                "dbt_env": getattr(t, "env", None) if t.task_id.startswith("dbt.") else None,
             }
             for t in dag.tasks
         },
@@ -171,6 +172,10 @@ def test_transform_shows_dbt_models_as_tasks_and_every_warehouse_task_takes_the_
     assert consumers and all(t["pool"] != WRITER_POOL for t in consumers)
     for name in ("mart_gate", "publish", "submission_calendar", "data_docs", "reports", "alert_digest"):
         assert tasks[name]["pool"] == WRITER_POOL, name
+    # unit tests are CI's (tests/test_dbt_marts.py), not every production build's
+    running_dbt = {task_id: t["dbt_env"] for task_id, t in dbt_tasks.items() if t["dbt_env"] is not None}
+    assert "dbt.dbt_producer_watcher" in running_dbt and set(model_tasks) <= set(running_dbt)
+    assert all(env.get("DBT_EXCLUDE_RESOURCE_TYPES") == "unit_test" for env in running_dbt.values())
 
 
 def test_transform_publishes_only_after_the_gate_and_alerts_whatever_happened(dag_folder):

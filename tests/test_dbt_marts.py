@@ -552,6 +552,16 @@ def test_unit_tests_and_data_tests_ran(built):
     assert len(kinds["test"]) > 50 and set(kinds["test"]) == {"pass"}
 
 
+def test_the_production_exclusion_of_unit_tests_is_read_by_dbt(tmp_path, monkeypatch):
+    """The Cosmos tasks carry DBT_EXCLUDE_RESOURCE_TYPES=unit_test (tests/test_dags.py); dbt must honour it."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    listed = run_dbt(["ls", "--resource-type", "unit_test", "--output", "name"], warehouse, tmp_path)
+    assert listed.success and len(listed.result) >= 3
+    monkeypatch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
+    excluded = run_dbt(["ls", "--resource-type", "unit_test", "--output", "name"], warehouse, tmp_path)
+    assert excluded.success and excluded.result == []
+
+
 def test_zscores_equal_independent_who_implementation(built, who):
     fact = query(
         built,
