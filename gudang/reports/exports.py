@@ -21,7 +21,6 @@ import xlsxwriter
 
 from gudang.reports import sheet_xml
 from gudang.reports.marts import MartDoc, column_types, doc_for, list_marts, mart_docs
-from gudang.reports.sheet_xml import RenderedRows
 from gudang.settings import DBT_PROJECT_DIR
 
 #: Rows per sheet in the planners' workbook. Excel's own limit is 1,048,575 data rows, but a sheet that
@@ -192,7 +191,7 @@ def _write_mart_sheet(
     formats: _Formats,
     *,
     render_rows: bool = True,
-) -> RenderedRows | None:
+) -> sheet_xml.RenderedRows | None:
     """The sheet of one mart with the rows ``plan`` selects (see :func:`_sheet_plan`).
 
     With ``render_rows`` the sheet gets its header here and DuckDB renders its data rows, returned for
@@ -420,7 +419,7 @@ def _write_skeleton(
     period: str,
     run_id: str,
     render_rows: bool,
-) -> tuple[dict[str, _SheetPlan], list[RenderedRows]]:
+) -> tuple[dict[str, _SheetPlan], list[sheet_xml.RenderedRows]]:
     workbook = xlsxwriter.Workbook(
         str(path),
         {
