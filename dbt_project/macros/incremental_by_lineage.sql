@@ -22,21 +22,33 @@
     )
 {%- endmacro %}
 
-{% macro drop_stale_rows(current_input) -%}
-    {%- if is_incremental() -%}
+{#- Whether this build recomputes every row of the model: the pipeline's digest is missing or differs from
+    the one recorded for the model. Decided when the model and its hooks are rendered, which is before the
+    pre-hook deletes anything and before the post-hook records the new digest. -#}
+{% macro recomputes_all_rows() -%}
     {%- set fingerprint = inputs_fingerprint() -%}
+    {%- set ledger = adapter.get_relation(database=this.database, schema='ops', identifier='dbt_incremental_inputs') -%}
+    {%- if fingerprint == '' or ledger is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set recorded = run_query(
+        "select inputs_sha256 from " ~ ledger ~ " where model = '" ~ this.identifier ~ "'"
+    ).columns[0].values() -%}
+    {{ return(recorded | length == 0 or recorded[0] != fingerprint) }}
+{%- endmacro %}
+
+{% macro drop_stale_rows(current_input) -%}
+    {%- if is_incremental() and recomputes_all_rows() -%}
+    delete from {{ this }}
+    {%- elif is_incremental() -%}
     delete from {{ this }} as kept
-    where '{{ fingerprint }}' = ''
-       or '{{ fingerprint }}' is distinct from (
-            select inputs_sha256 from ops.dbt_incremental_inputs where model = '{{ this.identifier }}'
-       )
-       or not exists (
-            select 1
-            from {{ current_input }} as current_row
-            where current_row._batch_id = kept._batch_id
-              and current_row._sheet is not distinct from kept._sheet
-              and current_row._source_row = kept._source_row
-       )
+    where not exists (
+        select 1
+        from {{ current_input }} as current_row
+        where current_row._batch_id = kept._batch_id
+          and current_row._sheet is not distinct from kept._sheet
+          and current_row._source_row = kept._source_row
+    )
     {%- else -%}
     select 1
     {%- endif -%}
@@ -47,9 +59,22 @@
     values ('{{ this.identifier }}', '{{ inputs_fingerprint() }}', now())
 {%- endmacro %}
 
-{#- In the model's select: only the batches the table does not hold yet (all of them on a full build). -#}
-{% macro only_new_batches() -%}
-    {%- if is_incremental() -%}
-    where _batch_id not in (select distinct _batch_id from {{ this }})
+{#- In the model's select: only the batches of current_input the table does not hold yet (all of them on a
+    full build). They are listed as literals, not as a subquery: DuckDB pushes a list of constants below the
+    model's joins to the raw scan, while a NOT IN subquery is applied last, after scoring every row
+    (0.4 s against 0.03 s for one new file at province scale). -#}
+{% macro only_new_batches(current_input) -%}
+    {%- if is_incremental() and not recomputes_all_rows() -%}
+    {%- set new_batches = run_query(
+        "select distinct _batch_id from " ~ current_input
+        ~ " except select distinct _batch_id from " ~ this ~ " order by 1"
+    ).columns[0].values() -%}
+    {%- if new_batches | length == 0 %}
+    where false
+    {%- else %}
+    where _batch_id in (
+        {%- for batch in new_batches %}'{{ batch | replace("'", "''") }}'{{ "," if not loop.last }}{% endfor -%}
+    )
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

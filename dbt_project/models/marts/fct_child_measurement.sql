@@ -62,4 +62,4 @@ select
     cast(_source_row as bigint) as _source_row,
     cast(_loaded_at as timestamp) as _loaded_at
 from flagged
-{{ only_new_batches() }}
+{{ only_new_batches(ref('stg_eppgbm__measurement')) }}
