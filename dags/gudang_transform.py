@@ -96,7 +96,7 @@ def dbt_task_group():
                 "GUDANG_REFERENCE_DIR": str(REFERENCE_DIR),
                 # Unit tests belong to CI, as in pipeline.dbt_build. dbt's variable for the flag: only
                 # build, test and ls read it, so LOCAL's `dbt run` tasks are not broken by an unknown flag.
-                "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+                "DBT_EXCLUDE_RESOURCE_TYPES": dbt_state.EXCLUDED_RESOURCE_TYPE,
             },
         ),
         profile_config=ProfileConfig(

@@ -197,9 +197,7 @@ def dbt_build(settings: Settings, *args: str) -> dict:
     log.info("dbt build: %s", "semua model" if selection is None else " ".join(selection))
     # A full build (a changed project, the first build) also rebuilds the incremental models from scratch.
     full_refresh = ["--full-refresh"] if selection is None and not own_selection else []
-    # Unit tests check the SQL on fixed inputs, so they belong to CI (tests/test_dbt_marts.py runs them),
-    # not to every production build, where the z-score one held up the stunting chain (~0.7 s).
-    without_unit_tests = ["--exclude-resource-type", "unit_test"]
+    without_unit_tests = ["--exclude-resource-type", dbt_state.EXCLUDED_RESOURCE_TYPE]
     result = dbtRunner().invoke(
         [
             "build",
