@@ -9,6 +9,7 @@ import textwrap
 import duckdb
 import pytest
 from _fixture_marts import build_fixture_warehouse
+from badinput.runs import content_hashes
 
 from gudang.publish import mart_content_hashes, publish
 from gudang.settings import Settings
@@ -63,6 +64,90 @@ def test_passed_gate_publishes_every_mart_with_publication_record(settings):
     ]
     # nothing left behind next to the published file
     assert sorted(p.name for p in settings.home.iterdir() if "marts" in p.name) == ["marts.duckdb"]
+
+
+def _assert_published_equals_built(settings, result):
+    """Every built mart is in the published file with the same rows, checked by a hash publish did not make."""
+    assert content_hashes(settings.published) == {
+        f"main.{name}": digest for name, digest in content_hashes(settings.warehouse, "marts").items()
+    } | {f"main.{t}": content_hashes(settings.published)[f"main.{t}"] for t in ("_publication", "_last_run")}
+    assert mart_content_hashes(settings.published) == result.content_hashes
+
+
+def _with_batches(settings):
+    """The fixture's fact with lineage, as the dbt fact has it: two load batches."""
+    _warehouse(
+        settings,
+        "alter table marts.fct_child_measurement add column _batch_id varchar;"
+        "update marts.fct_child_measurement set _batch_id = if(region_code like '%1001', 'b-miroto', 'b-brumbungan')",
+    )
+
+
+def test_a_second_publish_copies_only_the_marts_that_changed(settings):
+    _with_batches(settings)
+    first = publish(settings, "run-1", gate_passed=True)
+    assert set(first.updates.values()) == {"copied"}
+    _warehouse(
+        settings,
+        "update marts.mart_stunting set stunting_pct = stunting_pct + 1 where region_level = 'kelurahan';"
+        # a new file's batch, and a batch superseded by a corrected file
+        "insert into marts.fct_child_measurement select md5('new' || i), md5('child-new' || i),"
+        " '33.74.01.1002', '2025-04', date '2025-04-02', 0.5, 'b-april' from range(5) as r(i);"
+        "delete from marts.fct_child_measurement where _batch_id = 'b-brumbungan';"
+        "create table marts.mart_new as select 1 as k;"
+        "drop table marts.mart_investment;",
+    )
+    second = publish(settings, "run-2", gate_passed=True)
+    assert second.updates == {
+        "dim_region": "kept",
+        "fct_child_measurement": "appended",
+        "mart_data_quality": "kept",
+        "mart_new": "copied",
+        "mart_poverty_regency": "kept",
+        "mart_spm_service": "kept",
+        "mart_stunting": "copied",
+    }
+    assert second.row_counts["fct_child_measurement"] == 40 + 5
+    _assert_published_equals_built(settings, second)
+    assert _published(settings, "select distinct run_id from _publication") == [("run-2",)]
+
+
+def test_a_batch_whose_rows_changed_is_published_by_copying_the_whole_table(settings):
+    _with_batches(settings)
+    publish(settings, "run-1", gate_passed=True)
+    # e.g. the fact recomputed with a new growth reference: same batches, other values
+    _warehouse(
+        settings, "update marts.fct_child_measurement set haz = haz + 0.1 where _batch_id = 'b-miroto'"
+    )
+    result = publish(settings, "run-2", gate_passed=True)
+    assert result.updates["fct_child_measurement"] == "copied"
+    _assert_published_equals_built(settings, result)
+
+
+def _free_and_total_blocks(path):
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute("select free_blocks, total_blocks from pragma_database_size()").fetchone()
+
+
+def test_a_published_file_that_is_mostly_free_space_is_rebuilt(settings):
+    publish(settings, "run-1", gate_passed=True)
+    with duckdb.connect(str(settings.published)) as published:
+        published.execute(
+            "create table scratch as select range as n, md5(range::varchar) as h from range(500000)"
+        )
+        published.execute("checkpoint")
+        published.execute(
+            "create table keeps_the_tail as select 1 as k"
+        )  # so the freed blocks are not cut off
+        published.execute("checkpoint")
+        published.execute("drop table scratch")
+        published.execute("checkpoint")
+    free, total = _free_and_total_blocks(settings.published)
+    assert free * 2 > total
+    result = publish(settings, "run-2", gate_passed=True)
+    assert set(result.updates.values()) == {"copied"}
+    assert _free_and_total_blocks(settings.published)[0] == 0
+    _assert_published_equals_built(settings, result)
 
 
 def test_content_hash_is_order_independent_and_sees_changes(tmp_path):
