@@ -19,7 +19,6 @@ Rendering rules, those of ``exports._write_cell`` and of xlsxwriter 3.x in const
 from __future__ import annotations
 
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,6 +32,9 @@ ROW_MARK = "\x01"
 #: Excel's cell text limit in UTF-16 units; xlsxwriter cuts longer text.
 EXCEL_TEXT_LIMIT = 32767
 _FETCH_ROWS = 5_000
+#: zlib level of the workbook's parts. Level 4 writes the province workbook in ~1.6 s instead of ~2.0 s
+#: at zipfile's default 6, for a file ~13% larger (8.7 MB instead of 7.7 MB).
+ZLIB_LEVEL = 4
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
 _INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
@@ -179,16 +181,15 @@ def splice_rows(
     with zipfile.ZipFile(workbook) as source:
         parts = _worksheet_parts(source)
         by_part = {parts[rows.sheet_name]: rows for rows in rendered}
-        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        with zipfile.ZipFile(target, "w") as out:
             for info in source.infolist():
                 entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                entry.compress_type = zipfile.ZIP_DEFLATED
                 rows = by_part.get(info.filename)
                 if rows is None:
-                    with source.open(info) as member, out.open(entry, "w") as copy:
-                        shutil.copyfileobj(member, copy)
+                    data = source.read(info)
                 else:
-                    _splice_sheet(source.read(info).decode("utf-8"), entry, out, conn, rows)
+                    data = _spliced_sheet(source.read(info).decode("utf-8"), conn, rows)
+                out.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZLIB_LEVEL)
 
 
 def _worksheet_parts(source: zipfile.ZipFile) -> dict[str, str]:
@@ -202,13 +203,7 @@ def _worksheet_parts(source: zipfile.ZipFile) -> dict[str, str]:
     }
 
 
-def _splice_sheet(
-    xml: str,
-    entry: zipfile.ZipInfo,
-    out: zipfile.ZipFile,
-    conn: duckdb.DuckDBPyConnection,
-    rows: RenderedRows,
-) -> None:
+def _spliced_sheet(xml: str, conn: duckdb.DuckDBPyConnection, rows: RenderedRows) -> bytes:
     head, end_tag, tail = xml.partition("</sheetData>")
     if not end_tag:
         raise ValueError(f"lembar {rows.sheet_name}: tidak ada <sheetData> untuk disisipi baris")
@@ -224,13 +219,10 @@ def _splice_sheet(
                 parts.append(f'<row r="{row}">{cells.replace(ROW_MARK, row)}</row>')
                 last_with_cells = number
         chunks.append("".join(parts).encode("utf-8"))
+    if number - 1 != rows.rows:
+        raise RuntimeError(f"lembar {rows.sheet_name}: {number - 1} baris ditulis, {rows.rows} direncanakan")
     # xlsxwriter wrote the dimension of the header alone
     last_cell = f"{xl_col_to_name(rows.columns - 1)}{last_with_cells}"
     dimension = f'<dimension ref="{"A1" if last_cell == "A1" else f"A1:{last_cell}"}"/>'
-    with out.open(entry, "w") as member:
-        member.write(_DIMENSION.sub(dimension, head, count=1).encode("utf-8"))
-        for encoded in chunks:
-            member.write(encoded)
-        member.write((end_tag + tail).encode("utf-8"))
-    if number - 1 != rows.rows:
-        raise RuntimeError(f"lembar {rows.sheet_name}: {number - 1} baris ditulis, {rows.rows} direncanakan")
+    head = _DIMENSION.sub(dimension, head, count=1).encode("utf-8")
+    return b"".join([head, *chunks, (end_tag + tail).encode("utf-8")])
