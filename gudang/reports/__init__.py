@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,9 +53,15 @@ def build_reports(
     with duckdb.connect(str(settings.published), read_only=True) as conn:
         period = latest_period(conn, run_date=dt.date.today())
     folder = exports_dir(settings, period)
-    exported = export_marts(settings.published, folder, period=period, run_id=run_id, project_dir=project_dir)
+    # The exports spend most of their time in DuckDB and zlib, which release the GIL: the brief (Python,
+    # plotly) is rendered beside them instead of after them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="brief") as pool:
+        brief_done = pool.submit(render_brief, settings, run_id, project_dir=project_dir)
+        exported = export_marts(
+            settings.published, folder, period=period, run_id=run_id, project_dir=project_dir
+        )
+        brief = brief_done.result()
     latest = write_latest_pointer(settings.reports / "exports", exported, period=period, run_id=run_id)
-    brief = render_brief(settings, run_id, project_dir=project_dir)
 
     problems: list[str] = []
     docs: Path | None = None
