@@ -367,7 +367,7 @@ def export_marts(
     try:
         marts = list_marts(conn)
         # The Parquet copies run in DuckDB (no GIL) on their own cursor while this thread writes the
-        # workbook cell by cell in Python: the two overlap instead of adding up.
+        # workbook: the two overlap instead of adding up.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
             parquet_done = pool.submit(_write_parquet, conn.cursor(), marts, folder)
             try:
