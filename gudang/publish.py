@@ -58,13 +58,14 @@ class PublishResult:
 class _Fingerprint:
     """What a table's content hash is made of (see :func:`_fingerprints`)."""
 
-    columns: str  # "name type, ..." in column order
+    columns: tuple[tuple[str, str], ...]  # (name, type) in column order
     rows: int
     row_hash_sum: int
 
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(f"{self.columns}|{self.rows}|{self.row_hash_sum}".encode()).hexdigest()
+        columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
+        return hashlib.sha256(f"{columns}|{self.rows}|{self.row_hash_sum}".encode()).hexdigest()
 
 
 def publish(
@@ -208,7 +209,7 @@ def _append_new_batches(
     """Bring a table with lineage up to date by load batch: drop the batches the build no longer has, add
     the ones it gained. True when the result has the built table's content hash; otherwise (rows of a
     batch changed, e.g. a recomputed fact) the caller copies the whole table."""
-    if staged.columns != built.columns or not re.search(r"(^|, )_batch_id ", staged.columns):
+    if staged.columns != built.columns or "_batch_id" not in dict(staged.columns):
         return False
     published, source = f'{_ALIAS}.main."{name}"', f'{MARTS_SCHEMA}."{name}"'
 
@@ -245,14 +246,14 @@ def _fingerprints(
     fingerprints: dict[str, _Fingerprint] = {}
     for (name,) in tables:
         columns = conn.execute(
-            "select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position)"
-            " from information_schema.columns where table_catalog = ? and table_schema = ? and table_name = ?",
+            "select column_name, data_type from information_schema.columns"
+            " where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
             [catalog, schema, name],
-        ).fetchone()[0]
+        ).fetchall()
         rows, row_hash_sum = conn.execute(
             f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{catalog}"."{schema}"."{name}" as t'
         ).fetchone()
-        fingerprints[name] = _Fingerprint(columns, int(rows), int(row_hash_sum))
+        fingerprints[name] = _Fingerprint(tuple(columns), int(rows), int(row_hash_sum))
     return fingerprints
 
 
