@@ -13,8 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gudang.config import read_yaml
 
 SOURCES_DIR = Path(__file__).parent / "sources"
 
@@ -194,7 +195,7 @@ class SourceSpec(BaseModel):
 def load_registry(directory: Path = SOURCES_DIR) -> dict[str, SourceSpec]:
     specs: dict[str, SourceSpec] = {}
     for path in sorted(directory.glob("*.yml")):
-        spec = SourceSpec.model_validate(yaml.safe_load(path.read_text()))
+        spec = SourceSpec.model_validate(read_yaml(path))
         if spec.source != path.stem:
             raise ValueError(f"{path.name}: source '{spec.source}' must match the file name")
         specs[spec.source] = spec

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,12 +69,22 @@ class Config(BaseModel):
     alerts: Alerts = Field(default_factory=Alerts)
 
 
+#: libyaml's parser when PyYAML was built with it: ~9x faster than the pure-Python one (the marts' 45 KB
+#: schema file, read by every report run, took 0.1 s)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content, safely loaded (no arbitrary Python objects)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+
+
 @cache
 def load_config(path: Path | None = None) -> Config:
     if path is None:
         configured = os.environ.get("GUDANG_CONFIG")
         path = Path(configured) if configured else get_settings().home / "gudang.yml"
-    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    data = read_yaml(path) if path.exists() else {}
     config = Config.model_validate(data or {})
     planners_env = os.environ.get("GUDANG_ALERT_PLANNERS")
     if planners_env:

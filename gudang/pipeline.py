@@ -159,10 +159,10 @@ def dbt_project_dir() -> Path:
 
 def dbt_target_name() -> str:
     """The default target of the ``gudang`` profile in the project's own ``profiles.yml``."""
-    import yaml
+    from gudang.config import read_yaml
 
     profiles_file = dbt_project_dir() / "profiles.yml"
-    profiles = yaml.safe_load(profiles_file.read_text()) if profiles_file.exists() else {}
+    profiles = read_yaml(profiles_file) if profiles_file.exists() else {}
     return (profiles or {}).get("gudang", {}).get("target", "dev")
 
 

@@ -7,13 +7,16 @@ import hmac
 
 import pyarrow as pa
 import pytest
+import yaml
 
 from extract.header import find_header
 from extract.naming import identify, sanitise_file_name
 from extract.readers import FileRejected, decode_text, sniff_delimiter
-from extract.registry import get_source
+from extract.registry import SOURCES_DIR, get_source
 from extract.typing_rules import Pseudonymiser, parse_code, parse_date, parse_enum, parse_nik, parse_number
 from extract.wilayah import RegionResolver, code_candidates, compact_name, normalise_scope
+from gudang.config import read_yaml
+from gudang.settings import DBT_PROJECT_DIR
 
 # --------------------------------------------------------------------------- numbers
 
@@ -323,3 +326,19 @@ def test_csv_sniffing():
     assert decode_text("a;é".encode("utf-16")) == "a;é"
     assert decode_text("\ufeffa;é".encode()) == "a;é"
     assert decode_text("a;é".encode("cp1252")) == "a;é"
+
+
+def test_project_yaml_reads_as_the_pure_python_safe_loader_reads_it(tmp_path):
+    files = [
+        *sorted(SOURCES_DIR.glob("*.yml")),
+        *sorted((DBT_PROJECT_DIR / "models").rglob("*.yml")),
+        DBT_PROJECT_DIR / "dbt_project.yml",
+        DBT_PROJECT_DIR / "profiles.yml",
+    ]
+    assert len(files) > 15
+    for path in files:
+        assert read_yaml(path) == yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), path
+    unsafe = tmp_path / "unsafe.yml"
+    unsafe.write_text('run: !!python/object/apply:os.system ["true"]\n')
+    with pytest.raises(yaml.YAMLError):
+        read_yaml(unsafe)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
+from gudang.config import read_yaml
 from gudang.settings import DBT_PROJECT_DIR
 
 #: Marts whose periods are submissions expected from agencies (possibly not received), not data held.
@@ -56,7 +56,7 @@ def _meta(node: dict) -> dict:
 def _load_mart_docs(marts_dir: Path) -> dict[str, MartDoc]:
     docs: dict[str, MartDoc] = {}
     for yml in sorted(marts_dir.rglob("*.yml")):
-        content = yaml.safe_load(yml.read_text()) or {}
+        content = read_yaml(yml) or {}
         for model in content.get("models") or []:
             columns = {
                 col["name"]: ColumnDoc(
@@ -87,7 +87,7 @@ def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict:
     project_file = project_dir / "dbt_project.yml"
     if not project_file.exists():
         return {}
-    return (yaml.safe_load(project_file.read_text()) or {}).get("vars") or {}
+    return (read_yaml(project_file) or {}).get("vars") or {}
 
 
 def doc_for(table: str, docs: dict[str, MartDoc]) -> MartDoc:
