@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import logging
 import os
 import re
@@ -37,12 +39,14 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
-from expectations.suites import load_suite, suite_names
+from expectations.suites import load_suite, suite_json, suite_names
 from gudang.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SITE_NAME = "local_site"
+#: in the site: the fingerprint of the suites its suite pages were rendered from
+_SUITES_RENDERED = ".suites_rendered"
 #: result keys holding row values or row ids: dropped from what is kept (size, and personal data)
 _ROW_LEVEL_RESULT_KEYS = (
     "unexpected_list",
@@ -157,23 +161,44 @@ def _rendered_result_keys(context: FileDataContext) -> set[ValidationResultIdent
     return {ValidationResultIdentifier.from_tuple(key) for key in backend.list_keys()}
 
 
+def _suites_fingerprint() -> str:
+    """The repo's suites as rendered: their JSON and the GX version that renders them."""
+    digest = hashlib.sha256(gx.__version__.encode())
+    for name in suite_names():
+        digest.update(json.dumps([name, suite_json(name)], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def build_data_docs(settings: Settings, run_name: str | None = None) -> Path:
     """Render the run's validation results and the repo's suites into the Data Docs site; returns index.html.
 
-    Rendered: the suites, the results stored under ``run_name`` (default :func:`current_run_name`), and any
-    stored result that has no page yet. The last covers results kept under another run name (under Airflow
-    the file gate runs in the ingest DAGs' runs, whose run ids differ from the transform run's that calls
-    this) and runs whose Data Docs task never ran. Earlier pages stay on disk and are not rebuilt, so the
-    cost follows what is new, not the data home's history; GX rebuilds the index in full from the pages on
-    disk, so it still lists every result.
+    Rendered: the suites when they changed since the site's suite pages were rendered, the results stored
+    under ``run_name`` (default :func:`current_run_name`), and any stored result that has no page yet. The
+    last covers results kept under another run name (under Airflow the file gate runs in the ingest DAGs'
+    runs, whose run ids differ from the transform run's that calls this) and runs whose Data Docs task never
+    ran. Earlier pages stay on disk and are not rebuilt, so the cost follows what is new, not the data home's
+    history; GX rebuilds the index in full from the pages on disk, so it still lists every result.
     """
     context = file_context(settings)
     run_name = run_name or current_run_name()
+    site = data_docs_dir(settings)
+    index = site / "index.html"
     with _project_lock(gx_root(settings)):
+        names = suite_names()
+        fingerprint = _suites_fingerprint()
+        marker = site / _SUITES_RENDERED
+        # storing and rendering the suites is ~0.3 s of every run; they change only with the code
+        suites_current = (
+            index.exists()
+            and marker.exists()
+            and marker.read_text() == fingerprint
+            and all((site / "expectations" / f"{name}.html").exists() for name in names)
+        )
         suite_keys = []
-        for name in suite_names():
-            context.suites.add_or_update(copy.deepcopy(load_suite(name)))
-            suite_keys.append(ExpectationSuiteIdentifier(name=name))
+        if not suites_current:
+            for name in names:
+                context.suites.add_or_update(copy.deepcopy(load_suite(name)))
+                suite_keys.append(ExpectationSuiteIdentifier(name=name))
         rendered = _rendered_result_keys(context)
         result_keys = [
             key
@@ -188,11 +213,13 @@ def build_data_docs(settings: Settings, run_name: str | None = None) -> Path:
         )
         # A set, though GX annotates a list: each section builder tests every stored key with ``in``, which on
         # a list costs stored x selected identifier comparisons (~45 s for 2,205 new among 4,410 stored); the
-        # identifiers hash by their tuple. Never empty (there are always suites): GX renders everything for
-        # an empty selection.
+        # identifiers hash by their tuple. Never empty: GX renders everything for an empty selection (and
+        # with nothing new and the suites current, the site is up to date).
         resources = frozenset(suite_keys + result_keys)
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=resources)
-    index = data_docs_dir(settings) / "index.html"
+        if resources:
+            context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=resources)
+        if suite_keys:
+            marker.write_text(fingerprint)
     if not index.exists():
         raise FileNotFoundError(f"GX did not write Data Docs to {index}")
     return index

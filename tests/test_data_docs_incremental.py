@@ -102,3 +102,23 @@ def test_results_kept_under_another_run_name_are_rendered_once(settings):
     os.utime(page, ns=(1_000_000_000, 1_000_000_000))
     build_data_docs(settings, run_name="next-transform-run")
     assert page.stat().st_mtime_ns == 1_000_000_000, "a page already rendered is not rendered again"
+
+
+def test_suite_pages_are_rendered_again_only_when_the_suites_change(settings):
+    record_validation(settings, _validation(), suite_name=SUITE, batch_name="first", run_name="run-1")
+    index = build_data_docs(settings, run_name="run-1")
+    suite_page = data_docs_dir(settings) / "expectations" / f"{SUITE}.html"
+    os.utime(suite_page, ns=(1_000_000_000, 1_000_000_000))
+
+    key = record_validation(settings, _validation(), suite_name=SUITE, batch_name="second", run_name="run-2")
+    build_data_docs(settings, run_name="run-2")
+    assert suite_page.stat().st_mtime_ns == 1_000_000_000, "unchanged suites are not rendered again"
+    html = index.read_text()
+    assert _page(settings, key).relative_to(data_docs_dir(settings)).as_posix() in html
+    assert f"expectations/{SUITE}.html" in html, "the index still lists the suites"
+
+    # a suite edited since the pages were rendered (the site keeps the fingerprint it rendered)
+    (data_docs_dir(settings) / ".suites_rendered").write_text("an older suite set")
+    build_data_docs(settings, run_name="run-3")
+    assert suite_page.stat().st_mtime_ns != 1_000_000_000, "changed suites are rendered again"
+    assert SUITE in suite_page.read_text()
