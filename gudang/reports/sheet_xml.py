@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
@@ -35,6 +37,8 @@ _FETCH_ROWS = 5_000
 #: zlib level of the workbook's parts. Level 4 writes the province workbook in ~1.6 s instead of ~2.0 s
 #: at zipfile's default 6, for a file ~13% larger (8.7 MB instead of 7.7 MB).
 ZLIB_LEVEL = 4
+#: sheets rendered ahead of the one being deflated (threads, and rendered parts held in memory)
+_SHEETS_AHEAD = 3
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
 _INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
@@ -177,19 +181,46 @@ def has_overlong_text(
 def splice_rows(
     workbook: Path, conn: duckdb.DuckDBPyConnection, rendered: list[RenderedRows], target: Path
 ) -> None:
-    """Write ``target``: ``workbook`` with each sheet's rendered rows after its header row."""
+    """Write ``target``: ``workbook`` with each sheet's rendered rows after its header row.
+
+    The sheets are rendered ahead, in worker threads on their own cursors, while this thread deflates the
+    parts in package order: rendering waits mostly in DuckDB and deflating in zlib, both outside the GIL, so
+    the two overlap (the province workbook 1.65 -> 1.15-1.25 s). At most :data:`_SHEETS_AHEAD` rendered
+    sheets wait in memory.
+    """
     with zipfile.ZipFile(workbook) as source:
         parts = _worksheet_parts(source)
         by_part = {parts[rows.sheet_name]: rows for rows in rendered}
-        with zipfile.ZipFile(target, "w") as out:
-            for info in source.infolist():
-                entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                rows = by_part.get(info.filename)
-                if rows is None:
-                    data = source.read(info)
-                else:
-                    data = _spliced_sheet(source.read(info).decode("utf-8"), conn, rows)
-                out.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZLIB_LEVEL)
+        infos = source.infolist()
+        waiting = deque(info.filename for info in infos if info.filename in by_part)
+        ahead: dict[str, Future[bytes]] = {}
+        cursors: list[duckdb.DuckDBPyConnection] = []  # made here: a connection is not thread-safe
+
+        def render_ahead(pool: ThreadPoolExecutor) -> None:
+            while waiting and len(ahead) < _SHEETS_AHEAD:
+                name = waiting.popleft()
+                cursors.append(conn.cursor())
+                ahead[name] = pool.submit(
+                    _splice, source.read(name).decode("utf-8"), cursors[-1], by_part[name]
+                )
+
+        try:
+            with (
+                ThreadPoolExecutor(max_workers=_SHEETS_AHEAD, thread_name_prefix="sheet") as pool,
+                zipfile.ZipFile(target, "w") as out,
+            ):
+                for info in infos:
+                    render_ahead(pool)
+                    data = (
+                        ahead.pop(info.filename).result() if info.filename in by_part else source.read(info)
+                    )
+                    entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    out.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZLIB_LEVEL)
+        finally:
+            for future in ahead.values():
+                future.cancel()
+            for cursor in cursors:
+                cursor.close()
 
 
 def _worksheet_parts(source: zipfile.ZipFile) -> dict[str, str]:
@@ -203,11 +234,12 @@ def _worksheet_parts(source: zipfile.ZipFile) -> dict[str, str]:
     }
 
 
-def _spliced_sheet(xml: str, conn: duckdb.DuckDBPyConnection, rows: RenderedRows) -> bytes:
+def _splice(xml: str, cursor: duckdb.DuckDBPyConnection, rows: RenderedRows) -> bytes:
+    """The worksheet part with its rendered rows (``cursor``: this sheet's own)."""
     head, end_tag, tail = xml.partition("</sheetData>")
     if not end_tag:
         raise ValueError(f"lembar {rows.sheet_name}: tidak ada <sheetData> untuk disisipi baris")
-    cursor = conn.execute(rows.query, rows.params)
+    cursor.execute(rows.query, rows.params)
     number = last_with_cells = 1  # the header row
     chunks = []  # encoded rows: the dimension, written first, ends at the last row holding a cell
     while chunk := cursor.fetchmany(_FETCH_ROWS):
