@@ -5,8 +5,8 @@
 One run, on the same files: the sample set for the scale (generated once and cached under the bench home;
 generation is not timed) is parsed by the baselines (fastexcel, pandas+openpyxl on a subset, DuckDB
 read_csv), then goes through the whole pipeline via Airflow (``gudang.pipeline.run_all``) in a fresh data
-home with every file but one monthly file; that file is then added and the pipeline runs again (the
-incremental run). The extraction, dbt and GX figures are the work measured inside the full run (see
+home with every file but a few monthly files; those are then added one at a time, the pipeline running
+again after each (the incremental runs; the figure is their median). The extraction, dbt and GX figures are the work measured inside the full run (see
 ``bench.child``). Every figure is printed with its target and PASS/MISS, and written as JSON to
 ``$GUDANG_HOME/reports/bench/<timestamp>.json`` and ``latest.json``.
 """
@@ -39,7 +39,7 @@ from bench.samples import (
     SampleSet,
     ensure_samples,
     full_run_files,
-    held_back_monthly_file,
+    held_back_monthly_files,
     place_file,
     stage_inbox,
 )
@@ -48,6 +48,8 @@ from gudang.settings import PROJECT_ROOT, Settings
 #: pandas+openpyxl parses about 10,000 rows/s: this many rows keeps it to seconds, enough for a stable rate
 OPENPYXL_ROW_BUDGET = {"province": 60_000, "kota": 30_000, "smoke": 2_000}
 RUN_TIMEOUT_S = {"province": 3600, "kota": 1800, "smoke": 1200}
+#: incremental runs, each adding one more monthly file: consecutive runs differ by ~10% on a shared machine
+INCREMENTAL_RUNS = {"province": 3, "kota": 3, "smoke": 2}
 #: environment a benchmark run must not inherit: it would point the run at someone else's Airflow or config
 ISOLATED_PREFIXES = ("AIRFLOW__", "AIRFLOW_HOME", "GUDANG_")
 KEPT_GUDANG_VARIABLES = ("GUDANG_DBT_MODE",)
@@ -202,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         "end is reported as a lower bound and the incremental run adds its file to what the full run loaded",
     )
     parser.add_argument("--keep-runs", action="store_true", help="keep earlier runs' data homes")
+    parser.add_argument(
+        "--incremental-runs",
+        type=int,
+        help="incremental runs, each adding one new monthly file; the figure is their median (default per scale)",
+    )
     args = parser.parse_args(argv)
 
     console = Console()
@@ -235,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         f"sample set: {samples.root} ({'generated' if generated else 'cached'}, "
         f"{samples.manifest['totals']['files']} files, {samples.manifest['totals']['data_rows']:,} data rows)"
     )
-    held_back = held_back_monthly_file(samples)
-    bench_info["incremental_file"] = held_back["path"]
+    held_back = held_back_monthly_files(samples, args.incremental_runs or INCREMENTAL_RUNS[args.scale])
+    bench_info["incremental_files"] = [f["path"] for f in held_back]
 
     files = full_run_files(samples, held_back)
     measured = {"baselines": measure_baselines(console, files, args.scale)}
@@ -260,12 +267,15 @@ def main(argv: list[str] | None = None) -> int:
             f"[red]full run stopped after {timeout_s:.0f} s[/]: {sum(bench_info['not_loaded_files'].values())} "
             "files not loaded (set aside); its end to end is a lower bound"
         )
-    place_file(held_back["abspath"], run_home / "inbox" / held_back["source"])
-    with console.status(f"incremental run (+ {Path(held_back['path']).name}) ..."):
-        measured["incremental"] = run_pipeline("incremental", run_home, samples, timeout_s, args.profile)
-    console.print(
-        f"incremental run: exit {measured['incremental']['exit_code']}, log {measured['incremental']['log']}"
-    )
+    measured["incremental_runs"] = []
+    for number, new_file in enumerate(held_back, start=1):
+        place_file(new_file["abspath"], run_home / "inbox" / new_file["source"])
+        with console.status(
+            f"incremental run {number} of {len(held_back)} (+ {Path(new_file['path']).name}) ..."
+        ):
+            outcome = run_pipeline(f"incremental_{number}", run_home, samples, timeout_s, args.profile)
+        measured["incremental_runs"].append({**outcome, "added_file": new_file["path"]})
+        console.print(f"incremental run {number}: exit {outcome['exit_code']}, log {outcome['log']}")
     measured["rusage"] = peak_rss_self_and_children_bytes()
     bench_info["machine"]["load_average_at_end"] = os.getloadavg()
 
@@ -279,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     written = write_results(results, settings.reports / "bench")
     console.print(f"results: {written} (and latest.json)")
     runs_ok = all(
-        measured[r].get("exit_code") == 0 and not measured[r].get("timed_out")
-        for r in ("full", "incremental")
+        run.get("exit_code") == 0 and not run.get("timed_out")
+        for run in (measured["full"], *measured["incremental_runs"])
     )
     return 0 if runs_ok else 1
 

@@ -90,23 +90,29 @@ def ensure_samples(bench_home: Path, scale: str, seed: int) -> tuple[SampleSet, 
     return samples, True
 
 
-def held_back_monthly_file(samples: SampleSet) -> dict:
-    """The file the incremental run adds: the latest month of one kab/kota's monthly source.
+def held_back_monthly_files(samples: SampleSet, count: int) -> list[dict]:
+    """The files the incremental runs add, one each, in the order they are added: the latest month of
+    ``count`` kab/kota's monthly source (earlier months too when the sample has fewer kab/kota).
 
-    The latest period is what an agency sends next in real life, and an xlsx one is chosen when the latest
-    month has one (xlsx is the slower path), so the figure is not flattered.
+    The latest period is what an agency sends next in real life, and xlsx files are chosen first when the
+    latest month has them (xlsx is the slower path), so the figure is not flattered. Months are added oldest
+    first, as agencies send them.
     """
-    monthly = [f for f in samples.files() if f["source"] == MONTHLY_SOURCE]
-    latest = max(f["period"] for f in monthly)
-    candidates = sorted(
-        (f for f in monthly if f["period"] == latest), key=lambda f: (f["format"] != "xlsx", f["path"])
-    )
-    return candidates[0]
+
+    def xlsx_first(f: dict) -> tuple:
+        return (f["format"] != "xlsx", f["path"])
+
+    monthly = sorted((f for f in samples.files() if f["source"] == MONTHLY_SOURCE), key=xlsx_first)
+    newest_first = sorted(
+        monthly, key=lambda f: f["period"], reverse=True
+    )  # stable: xlsx first within a month
+    return sorted(newest_first[: max(count, 1)], key=lambda f: f["period"])
 
 
-def full_run_files(samples: SampleSet, held_back: dict) -> list[dict]:
-    """The files of the full run (everything but the held-back monthly file; fewer at smoke scale)."""
-    files = [f for f in samples.files() if f["abspath"] != held_back["abspath"]]
+def full_run_files(samples: SampleSet, held_back: list[dict]) -> list[dict]:
+    """The files of the full run (everything but the held-back monthly files; fewer at smoke scale)."""
+    held = {f["abspath"] for f in held_back}
+    files = [f for f in samples.files() if f["abspath"] not in held]
     if samples.scale != "smoke":
         return files
     kept: dict[str, int] = {}
