@@ -103,9 +103,8 @@ def held_back_monthly_files(samples: SampleSet, count: int) -> list[dict]:
         return (f["format"] != "xlsx", f["path"])
 
     monthly = sorted((f for f in samples.files() if f["source"] == MONTHLY_SOURCE), key=xlsx_first)
-    newest_first = sorted(
-        monthly, key=lambda f: f["period"], reverse=True
-    )  # stable: xlsx first within a month
+    # a stable sort: within a month the files stay xlsx first
+    newest_first = sorted(monthly, key=lambda f: f["period"], reverse=True)
     return sorted(newest_first[: max(count, 1)], key=lambda f: f["period"])
 
 
