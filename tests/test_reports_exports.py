@@ -400,3 +400,30 @@ def test_overlong_text_keeps_the_cell_writer(tmp_path: Path) -> None:
         select = "SELECT * FROM long_notes"
         assert sheet_xml.has_overlong_text(conn, columns, select, [])
         assert not sheet_xml.has_overlong_text(conn, columns, f"{select} WHERE notes = 'b'", [])
+
+
+def test_a_sheet_that_fails_to_render_fails_the_workbook(tmp_path: Path, monkeypatch) -> None:
+    """Sheets are rendered ahead in threads: a failure in one reaches the caller, not a half-written file."""
+    from gudang.reports import sheet_xml
+    from gudang.reports.exports import _write_workbook
+
+    published = tmp_path / "marts.duckdb"
+    with duckdb.connect(str(published)) as conn:
+        for number in range(5):
+            conn.execute(f"CREATE TABLE mart_{number} AS SELECT range AS n FROM range(10)")
+    splice = sheet_xml._splice
+
+    def failing(xml, cursor, rows):
+        if rows.sheet_name == "mart_1":
+            raise RuntimeError("lembar mart_1: rusak")
+        return splice(xml, cursor, rows)
+
+    monkeypatch.setattr(sheet_xml, "_splice", failing)
+    with duckdb.connect(str(published), read_only=True) as conn:
+        marts = [f"mart_{number}" for number in range(5)]
+        with pytest.raises(RuntimeError, match="mart_1: rusak"):
+            _write_workbook(conn, tmp_path / "book.xlsx", marts, {}, "2026-09", "run")
+        assert conn.execute("SELECT count(*) FROM mart_4").fetchone() == (10,)  # the connection is fine
+        monkeypatch.setattr(sheet_xml, "_splice", splice)
+        _write_workbook(conn, tmp_path / "book.xlsx", marts, {}, "2026-09", "run")
+    assert len(_sheet_rows(tmp_path / "book.xlsx", "mart_4")) == 11

@@ -216,9 +216,7 @@ def splice_rows(
                     )
                     entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
                     out.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZLIB_LEVEL)
-        finally:
-            for future in ahead.values():
-                future.cancel()
+        finally:  # the pool has waited for every sheet it started (at most _SHEETS_AHEAD, all running)
             for cursor in cursors:
                 cursor.close()
 
