@@ -150,8 +150,17 @@ def _breakdown(run: dict) -> dict:
         "ingest_parts_s": _details_by_label(run, ingest_indices),
         "dag_runs": dags,
         "dag_file_parse_s": round(parse_s, 3),
+        "cpu": _cpu(run),
         "errors": [r for r in records if r.get("error")],
     }
+
+
+def _cpu(run: dict) -> dict | None:
+    """CPU seconds the run's process tree used over its process's wall time: how many cores it kept busy."""
+    cpu_s, wall_s = run.get("tree_cpu_s"), run.get("process_wall_s")
+    if not cpu_s or not wall_s:
+        return None
+    return {"cpu_s": round(cpu_s, 1), "wall_s": round(wall_s, 1), "cores_busy": round(cpu_s / wall_s, 2)}
 
 
 def median_run(runs: list[dict]) -> dict:

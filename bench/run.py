@@ -55,14 +55,17 @@ ISOLATED_PREFIXES = ("AIRFLOW__", "AIRFLOW_HOME", "GUDANG_")
 KEPT_GUDANG_VARIABLES = ("GUDANG_DBT_MODE",)
 
 
-class TreeMemorySampler(threading.Thread):
-    """Peak resident memory of a process and all its descendants together, sampled every ``interval``."""
+class TreeSampler(threading.Thread):
+    """A process and all its descendants together, sampled every ``interval``: the peak of their summed
+    resident memory, and the CPU time they used (each process's last sampled user + system time, so a
+    process that lives less than an interval is missed and the figure is a lower bound)."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak_bytes = 0
+        self._cpu_by_process: dict[tuple[int, float], float] = {}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -75,13 +78,17 @@ class TreeMemorySampler(threading.Thread):
             for process in processes:
                 with contextlib.suppress(psutil.Error):  # a process that just exited
                     total += process.memory_info().rss
+                    times = process.cpu_times()
+                    # keyed by pid and start time: a pid the system reuses is another process
+                    self._cpu_by_process[(process.pid, process.create_time())] = times.user + times.system
             self.peak_bytes = max(self.peak_bytes, total)
             self._stop_event.wait(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, float]:
+        """The peak summed RSS (bytes) and the CPU seconds used."""
         self._stop_event.set()
         self.join()
-        return self.peak_bytes
+        return self.peak_bytes, sum(self._cpu_by_process.values())
 
 
 def child_environment(run_home: Path, samples: SampleSet) -> dict[str, str]:
@@ -115,7 +122,7 @@ def run_pipeline(label: str, run_home: Path, samples: SampleSet, timeout_s: floa
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a timeout stops the run and everything it started
         )
-        sampler = TreeMemorySampler(child.pid)
+        sampler = TreeSampler(child.pid)
         sampler.start()
         try:
             exit_code = child.wait(timeout=timeout_s)
@@ -126,13 +133,14 @@ def run_pipeline(label: str, run_home: Path, samples: SampleSet, timeout_s: floa
             os.killpg(child.pid, signal.SIGKILL)
             exit_code = child.wait()
             timed_out = True
-        peak_tree_bytes = sampler.stop()
+        peak_tree_bytes, cpu_s = sampler.stop()
     outcome = {
         "label": label,
         "exit_code": exit_code,
         "timed_out": timed_out,
         "process_wall_s": time.perf_counter() - started,
         "peak_tree_rss_bytes": peak_tree_bytes,
+        "tree_cpu_s": cpu_s,
         "log": str(log_path),
     }
     if timings_path.exists():
@@ -286,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     figures, breakdown = compute_figures(measured)
     results = {"bench": bench_info, "figures": figures, "breakdown": breakdown, "measured": measured}
     print_figures(console, figures, title=f"gudang bench: {args.scale} (seed {args.seed})")
+    for run_name, run in breakdown.items():
+        if run["cpu"]:
+            console.print(
+                f"[dim]CPU, {run_name} run: {run['cpu']['cpu_s']:,.1f} s over {run['cpu']['wall_s']:,.1f} s "
+                f"of its process ({run['cpu']['cores_busy']:.2f} of {os.cpu_count()} cores busy)[/]"
+            )
     written = write_results(results, settings.reports / "bench")
     console.print(f"results: {written} (and latest.json)")
     runs_ok = all(

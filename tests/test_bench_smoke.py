@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -47,6 +48,8 @@ def test_smoke_benchmark_emits_every_figure(tmp_path, monkeypatch):
     assert latest["bench"]["incremental_files"] == [r["added_file"] for r in repeats]
     assert all(r["exit_code"] == 0 for r in repeats)
     assert figures["incremental_s"]["value"] in [r["e2e_s"] for r in repeats]
+    # the process tree's CPU time was sampled (at least the parent's, which does the run's work)
+    assert full["cpu"]["cpu_s"] > 0 and 0 < full["cpu"]["cores_busy"] <= os.cpu_count() + 0.5
     assert latest["measured"]["baselines"]["openpyxl"]["rows"] > 0
 
 
