@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
 from expectations import suites
 from extract.registry import load_registry
+from gudang.settings import PROJECT_ROOT
 
 
 def test_every_registry_suite_exists_and_loads_in_gx():
@@ -91,3 +94,18 @@ def test_volume_band():
     assert suites.volume_band(0, 0.5) is None
     assert suites.volume_band(1000, 0.5) == (500, 1500)
     assert suites.volume_band(7, 0.25) == (5, 9)
+
+
+def test_importing_the_gate_does_not_flood_the_log_with_gx_registry_chatter():
+    """GX logs ~200 INFO lines about its own registries while it is imported; a run's log shows none of
+    them, and GX's warnings still come through."""
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO); import expectations.gate, great_expectations; "
+        "logging.getLogger('great_expectations.expectations.registry').warning('still shown')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
+    )
+    assert "still shown" in result.stderr
+    assert "Skipping registering" not in result.stderr
+    assert "Multiple declarations" not in result.stderr
