@@ -163,7 +163,9 @@ def build_ingest_dag(spec: SourceSpec):
             """One Asset event per run (not per file) when a file was loaded or quarantined: either changes
             what the transform publishes (the marts, or the data-quality mart and the digest's alerts)."""
             statuses: dict[str, int] = {}
-            for summary in filter(None, summaries):
+            # A slice reads the mapped tasks' summaries in one request; iterating the lazy sequence reads
+            # them one by one and probes past the end, which Airflow's client logs as an error.
+            for summary in filter(None, summaries[:]):
                 for status, count in summary["statuses"].items():
                     statuses[status] = statuses.get(status, 0) + count
             if not set(statuses) - {"duplicate"}:
