@@ -2,8 +2,9 @@
 
 Airflow reads its configuration once, when ``airflow`` is first imported, so :func:`ensure_airflow` must
 run before anything imports it. The embedded defaults are: ``AIRFLOW_HOME`` under the data home, SQLite
-metadata inside it, the repository's ``dags/`` folder, no example DAGs. Any of these already set in the
-environment (a production deployment sets PostgreSQL, for instance) is left alone.
+metadata inside it, the repository's ``dags/`` folder, no example DAGs, a Fernet key kept in the data
+home's ``secrets/``. Any of these already set in the environment (a production deployment sets PostgreSQL,
+for instance) is left alone.
 
 The first call migrates the metadata database and creates the single-slot ``duckdb_writer`` pool in a
 child process (so the caller's own ``import airflow`` is not configured half-way); it then leaves a stamp
@@ -35,6 +36,10 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # Connection passwords (an SMTP login for the alerts) and variables are stored encrypted; a key the
+        # deployment sets wins, and then none is made in the data home.
+        "AIRFLOW__CORE__FERNET_KEY": os.environ.get("AIRFLOW__CORE__FERNET_KEY")
+        or settings.airflow_fernet_key,
         # New DAGs run as soon as they are parsed: dropping a file in the inbox is all an agency does.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         # The registry and Cosmos's dbt manifest parsing make the DAG files heavier than the 30 s default allows

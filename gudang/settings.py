@@ -6,8 +6,11 @@ production deployment differ only by one variable.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -73,16 +76,37 @@ class Settings:
         from_env = os.environ.get("GUDANG_HASH_KEY")
         if from_env:
             return from_env.encode()
-        key_file = self.home / "secrets" / "hash.key"
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        return key_file.read_text().strip().encode()
+        return _home_secret(self.home / "secrets" / "hash.key", lambda: secrets.token_hex(32)).encode()
+
+    @cached_property
+    def airflow_fernet_key(self) -> str:
+        """The key Airflow encrypts connection passwords and variables with, for the embedded defaults: made
+        once in the data home (a deployment sets ``AIRFLOW__CORE__FERNET_KEY`` instead)."""
+        return _home_secret(
+            self.home / "secrets" / "airflow_fernet.key",
+            lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        )
 
     def ensure_dirs(self) -> None:
         for path in (self.inbox, self.archive, self.quarantine, self.reports):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def _home_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in the data home: made once, readable by its owner only, and never seen half-written
+    (it is written to a private temporary file, then linked into place; a concurrent maker's link wins)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(handle, "w") as file:
+                file.write(make())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the secret
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
 
 
 def get_settings() -> Settings:

@@ -130,6 +130,50 @@ def test_hash_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tm
     assert Settings.from_env().hash_key == key, "the demo key is stable across runs"
 
 
+STORE_A_CONNECTION = """
+from gudang.airflow_setup import ensure_airflow
+ensure_airflow()
+from airflow.models import Connection
+from airflow.utils.session import create_session
+with create_session() as session:
+    session.add(Connection(conn_id="smtp_default", conn_type="smtp", host="127.0.0.1", password="rahasia-smtp"))
+"""
+
+
+def test_airflow_stores_connection_passwords_encrypted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The embedded Airflow gets a Fernet key made in the data home, so an SMTP password is not kept in
+    plain text in its metadata database; a key the deployment sets is used instead, and none is made."""
+    import os
+    import sqlite3
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    home = tmp_path / "home"
+    use_home(monkeypatch, home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    subprocess.run([sys.executable, "-c", STORE_A_CONNECTION], env=env, check=True, capture_output=True)
+    key_file = home / "secrets" / "airflow_fernet.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    with sqlite3.connect(home / "airflow" / "airflow.db") as meta:
+        stored, encrypted = meta.execute(
+            "SELECT password, is_encrypted FROM connection WHERE conn_id = 'smtp_default'"
+        ).fetchone()
+    assert encrypted and "rahasia-smtp" not in stored
+    assert Fernet(key_file.read_text().strip().encode()).decrypt(stored.encode()) == b"rahasia-smtp"
+
+    deployed = Fernet.generate_key().decode()
+    other = tmp_path / "deployed"
+    use_home(monkeypatch, other)
+    from gudang.airflow_setup import airflow_env
+
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", deployed)
+    assert airflow_env(Settings.from_env())["AIRFLOW__CORE__FERNET_KEY"] == deployed
+    assert not (other / "secrets" / "airflow_fernet.key").exists()
+
+
 def test_no_hard_coded_hash_key_in_code() -> None:
     """Every keyed hash takes its key from Settings.hash_key, never from a literal."""
     literal_key = re.compile(r"hmac\.(new|digest)\(\s*b?[\"']|hash_key\s*=\s*b?[\"']")
