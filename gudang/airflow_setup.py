@@ -29,6 +29,9 @@ STAMP_NAME = ".gudang-airflow.json"
 def airflow_env(settings: Settings) -> dict[str, str]:
     """The Airflow configuration gudang runs with (environment-variable form), before user overrides."""
     home = settings.airflow_home
+    fernet_key = os.environ.get("AIRFLOW__CORE__FERNET_KEY")
+    if fernet_key is None:  # a key the deployment sets (even empty) is its choice: none is made here
+        fernet_key = settings.airflow_fernet_key
     return {
         "GUDANG_HOME": str(settings.home),
         "AIRFLOW_HOME": str(home),
@@ -36,10 +39,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # Connection passwords (an SMTP login for the alerts) and variables are stored encrypted; a key the
-        # deployment sets wins, and then none is made in the data home.
-        "AIRFLOW__CORE__FERNET_KEY": os.environ.get("AIRFLOW__CORE__FERNET_KEY")
-        or settings.airflow_fernet_key,
+        # Connection passwords (an SMTP login for the alerts) and variables are stored encrypted.
+        "AIRFLOW__CORE__FERNET_KEY": fernet_key,
         # New DAGs run as soon as they are parsed: dropping a file in the inbox is all an agency does.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         # The registry and Cosmos's dbt manifest parsing make the DAG files heavier than the 30 s default allows

@@ -169,8 +169,9 @@ def test_airflow_stores_connection_passwords_encrypted(
     use_home(monkeypatch, other)
     from gudang.airflow_setup import airflow_env
 
-    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", deployed)
-    assert airflow_env(Settings.from_env())["AIRFLOW__CORE__FERNET_KEY"] == deployed
+    for chosen in (deployed, ""):  # an empty key is the deployment's choice too (no encryption)
+        monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", chosen)
+        assert airflow_env(Settings.from_env())["AIRFLOW__CORE__FERNET_KEY"] == chosen
     assert not (other / "secrets" / "airflow_fernet.key").exists()
 
 
