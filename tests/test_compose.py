@@ -131,6 +131,16 @@ def test_every_env_var_the_compose_file_uses_is_documented_in_env_example(name):
     assert not missing, f"{name} uses variables missing from .env.example: {sorted(missing)}"
 
 
+def test_every_secret_is_required_so_compose_refuses_to_start_without_it():
+    """An unset secret would reach Airflow as an empty string: connections stored unencrypted, an empty JWT
+    secret, a database without a password. ``${VAR:?message}`` makes Compose stop with the message instead."""
+    texts = "".join((PROJECT_ROOT / name).read_text() for name in COMPOSE_FILES)
+    secrets = {v for v in ENV_REFERENCE.findall(texts) if re.search(r"PASSWORD|SECRET|KEY", v)}
+    assert {"AIRFLOW_FERNET_KEY", "GUDANG_HASH_KEY", "POSTGRES_PASSWORD"} <= secrets
+    required = set(re.findall(r"\$\{(\w+):\?[^}]+\}", texts))
+    assert secrets <= required, f"secrets Compose would start without: {sorted(secrets - required)}"
+
+
 def test_env_example_holds_no_real_secret_and_env_is_not_committed():
     for key, value in _env_example().items():
         if re.search(r"PASSWORD|SECRET|KEY", key):
