@@ -6,9 +6,9 @@ One run, on the same files: the sample set for the scale (generated once and cac
 generation is not timed) is parsed by the baselines (fastexcel, pandas+openpyxl on a subset, DuckDB
 read_csv), then goes through the whole pipeline via Airflow (``gudang.pipeline.run_all``) in a fresh data
 home with every file but a few monthly files; those are then added one at a time, the pipeline running
-again after each (the incremental runs; the figure is their median). The extraction, dbt and GX figures are the work measured inside the full run (see
-``bench.child``). Every figure is printed with its target and PASS/MISS, and written as JSON to
-``$GUDANG_HOME/reports/bench/<timestamp>.json`` and ``latest.json``.
+again after each (the incremental runs; the figure is their median). The extraction, dbt and GX figures
+are the work measured inside the full run (see ``bench.child``). Every figure is printed with its target
+and PASS/MISS, and written as JSON to ``$GUDANG_HOME/reports/bench/<timestamp>.json`` and ``latest.json``.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout",
         type=float,
         help="seconds after which a pipeline run is stopped (default per scale); a stopped full run's end to "
-        "end is reported as a lower bound and the incremental run adds its file to what the full run loaded",
+        "end is reported as a lower bound and each incremental run adds its file to what the full run loaded",
     )
     parser.add_argument("--keep-runs", action="store_true", help="keep earlier runs' data homes")
     parser.add_argument(

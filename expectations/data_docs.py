@@ -161,10 +161,10 @@ def _rendered_result_keys(context: FileDataContext) -> set[ValidationResultIdent
     return {ValidationResultIdentifier.from_tuple(key) for key in backend.list_keys()}
 
 
-def _suites_fingerprint() -> str:
-    """The repo's suites as rendered: their JSON and the GX version that renders them."""
+def _suites_fingerprint(names: list[str]) -> str:
+    """The suites as rendered: their JSON and the GX version that renders them."""
     digest = hashlib.sha256(gx.__version__.encode())
-    for name in suite_names():
+    for name in names:
         digest.update(json.dumps([name, suite_json(name)], sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -185,7 +185,7 @@ def build_data_docs(settings: Settings, run_name: str | None = None) -> Path:
     index = site / "index.html"
     with _project_lock(gx_root(settings)):
         names = suite_names()
-        fingerprint = _suites_fingerprint()
+        fingerprint = _suites_fingerprint(names)
         marker = site / _SUITES_RENDERED
         # storing and rendering the suites is ~0.3 s of every run; they change only with the code
         suites_current = (
