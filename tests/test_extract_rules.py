@@ -291,6 +291,45 @@ def test_regency_names_kota_versus_kabupaten():
     assert RegionResolver("regency", "33.74").resolve(None, [None]) == ("33.74", None)
 
 
+def test_region_reference_loads_every_code_under_its_parent_and_name(tmp_path):
+    """The bulk loader (csv.reader, one add for many rows, the collector paused) keeps what a plain reading of
+    the Kemendagri files says, and leaves the garbage collector as it found it."""
+    import csv
+    import gc
+
+    from extract.wilayah import REFERENCE_DIR, level_of, load_wilayah
+
+    directory = REFERENCE_DIR / "wilayah"
+    expected_names, expected_parents = {}, {}
+    for file_name, parent in (
+        ("provinces.csv", None),
+        ("regencies.csv", "province_code"),
+        ("districts.csv", "regency_code"),
+        ("villages.csv", "district_code"),
+    ):
+        with (directory / file_name).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                expected_names[row["code"]] = row["name"]
+                expected_parents[row["code"]] = row[parent] if parent else ""
+    load_wilayah.cache_clear()
+    try:
+        gc.disable()
+        paused = load_wilayah()
+        assert not gc.isenabled()  # a caller's choice to run without the collector stays
+        gc.enable()
+        load_wilayah.cache_clear()
+        wilayah = load_wilayah()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert paused.names == wilayah.names == expected_names
+    by_parent = {code: key for key, codes in wilayah.by_parent_name.items() for code in codes}
+    assert by_parent == {c: (expected_parents[c], compact_name(n)) for c, n in expected_names.items()}
+    by_level = {code: key for key, codes in wilayah.by_level_name.items() for code in codes}
+    assert by_level == {c: (level_of(c), compact_name(n)) for c, n in expected_names.items()}
+    assert wilayah.find("regency", "Kota Semarang", ["33"]) == ["33.74"]
+
+
 def test_compact_names():
     assert compact_name("Kec. Gunung Pati") == compact_name("GUNUNGPATI") == "gunungpati"
     assert compact_name("KEL. MIROTO") == "miroto"
