@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import json
 import logging
 import os
@@ -378,6 +379,24 @@ def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome
     )
 
 
+#: The cyclic garbage collector's thresholds while ``gudang run`` executes (Python's are 700, 10, 10).
+#: Airflow's execution API, GX and dbt leave millions of long-lived objects in the process, and at the
+#: default thresholds it rescanned all of them again and again: 3.0 s of an incremental province run
+#: (11 full collections), 0.9 s at these (no full collection). See docs/benchmark.md, session 12.
+RUN_GC_THRESHOLDS = (50_000, 20, 10)
+
+
+@contextlib.contextmanager
+def fewer_gc_pauses() -> Iterator[None]:
+    """Collect cyclic garbage less often for the duration of a run; the caller's thresholds come back after."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def run_all(settings: Settings | None = None) -> int:
     """Process everything waiting in the inbox through the DAGs, print a summary; returns the exit code.
 
@@ -385,6 +404,11 @@ def run_all(settings: Settings | None = None) -> int:
     A file the quality gate quarantines, or marts the gate refuses to publish, are outcomes reported to
     the agency and the planners, not failures of the run.
     """
+    with fewer_gc_pauses():
+        return _run_all(settings)
+
+
+def _run_all(settings: Settings | None) -> int:
     from rich.console import Console
 
     from gudang.airflow_setup import ensure_airflow

@@ -222,3 +222,27 @@ def test_inbox_watcher_fires_for_a_new_finished_file_and_not_for_old_ones(tmp_pa
     # serialisable for the triggerer, with everything it needs to watch the same folder
     classpath, kwargs = trigger.serialize()
     assert classpath == "gudang.inbox_trigger.InboxArrivalTrigger" and kwargs["directory"] == str(inbox)
+
+
+def test_a_run_collects_cyclic_garbage_less_often_and_gives_the_thresholds_back(monkeypatch):
+    """`gudang run` raises the collector's thresholds for its duration (see pipeline.RUN_GC_THRESHOLDS),
+    including when the run fails, and the caller's come back afterwards."""
+    import gc
+
+    seen = []
+
+    def fake_run(settings):
+        seen.append(gc.get_threshold())
+        if len(seen) == 2:
+            raise RuntimeError("a task failed")
+        return 0
+
+    monkeypatch.setattr(pipeline, "_run_all", fake_run)
+    before = gc.get_threshold()
+    assert before != pipeline.RUN_GC_THRESHOLDS
+    assert pipeline.run_all() == 0
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError):
+        pipeline.run_all()
+    assert gc.get_threshold() == before
+    assert seen == [pipeline.RUN_GC_THRESHOLDS] * 2
