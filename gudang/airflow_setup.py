@@ -47,6 +47,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # on a small machine under load.
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT": "180",
+        # Cosmos reports every DAG run to its vendor's analytics (Scarf) unless told not to: a planning
+        # agency's runs stay on its own network (and a firewalled one no longer waits on the request).
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
 
 

@@ -239,3 +239,38 @@ def test_the_patterns_catch_what_they_are_for() -> None:
     assert CONFIG_LITERAL.search("POSTGRES_PASSWORD: " + "airflow123\n")
     assert not NOT_A_SECRET.match("hunter22")
     assert NOT_A_SECRET.match("${AIRFLOW_ADMIN_PASSWORD}")
+
+
+def test_no_usage_telemetry_leaves_the_agencys_machines(tmp_path: Path) -> None:
+    """Cosmos reports every DAG run to its vendor's analytics unless told not to; gudang tells it, both in
+    the embedded defaults (checked in an interpreter configured by them, as `gudang run` is) and in Compose."""
+    import json
+    import os
+    import sys
+
+    import yaml
+
+    probe = (
+        "import json, os\n"
+        "from gudang.airflow_setup import apply_env\n"
+        "from gudang.settings import Settings\n"
+        "apply_env(Settings.from_env())\n"
+        "from cosmos import telemetry\n"
+        "print(json.dumps([telemetry.should_emit(), telemetry.emit_usage_metrics_if_enabled('dag_run', {})]))\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GUDANG_HOME"))}
+    environment.pop("DO_NOT_TRACK", None)
+    environment.pop("SCARF_NO_ANALYTICS", None)
+    environment["GUDANG_HOME"] = str(tmp_path / "home")
+    shown = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
+    assert json.loads(shown.stdout.strip().splitlines()[-1]) == [False, False]
+
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    assert compose["x-airflow-env"]["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "false"
