@@ -123,9 +123,6 @@ class Wilayah:
     )
     _sorted_codes: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
-    def add(self, code: str, parent: str, name: str) -> None:
-        self.add_many([(code, parent, name)])
-
     def add_many(self, rows: Iterable[tuple[str, str, str]]) -> None:
         """``(code, parent code, name)`` rows; the lookups built from the codes are dropped once, not per row."""
         self._close_match_pools.clear()

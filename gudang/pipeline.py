@@ -382,7 +382,7 @@ def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome
 #: The cyclic garbage collector's thresholds while ``gudang run`` executes (Python's are 700, 10, 10).
 #: Airflow's execution API, GX and dbt leave millions of long-lived objects in the process, and at the
 #: default thresholds it rescanned all of them again and again: 3.0 s of an incremental province run
-#: (11 full collections), 0.9 s at these (no full collection). See docs/benchmark.md, session 12.
+#: (11 full collections), ~0.7 s at these (no full collection). See docs/benchmark.md, session 12.
 RUN_GC_THRESHOLDS = (50_000, 20, 10)
 
 
