@@ -184,6 +184,15 @@ class Wilayah:
         return [c for c in run if is_within(c, scope)]
 
 
+#: the Kemendagri files in ``reference/wilayah/``, top level first, with the column naming each row's parent
+REFERENCE_FILES = (
+    ("provinces.csv", None),
+    ("regencies.csv", "province_code"),
+    ("districts.csv", "regency_code"),
+    ("villages.csv", "district_code"),
+)
+
+
 @cache
 def load_wilayah(directory: Path = REFERENCE_DIR / "wilayah") -> Wilayah:
     # Every `gudang run` loads the whole country (~92,000 codes, ~300,000 lists and keys). In a process that
@@ -194,12 +203,7 @@ def load_wilayah(directory: Path = REFERENCE_DIR / "wilayah") -> Wilayah:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for file_name, parent_column in (
-            ("provinces.csv", None),
-            ("regencies.csv", "province_code"),
-            ("districts.csv", "regency_code"),
-            ("villages.csv", "district_code"),
-        ):
+        for file_name, parent_column in REFERENCE_FILES:
             with (directory / file_name).open(newline="", encoding="utf-8") as handle:
                 rows = csv.reader(handle)
                 header = next(rows)

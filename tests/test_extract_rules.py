@@ -297,16 +297,11 @@ def test_region_reference_loads_every_code_under_its_parent_and_name(tmp_path):
     import csv
     import gc
 
-    from extract.wilayah import REFERENCE_DIR, level_of, load_wilayah
+    from extract.wilayah import REFERENCE_DIR, REFERENCE_FILES, level_of, load_wilayah
 
     directory = REFERENCE_DIR / "wilayah"
     expected_names, expected_parents = {}, {}
-    for file_name, parent in (
-        ("provinces.csv", None),
-        ("regencies.csv", "province_code"),
-        ("districts.csv", "regency_code"),
-        ("villages.csv", "district_code"),
-    ):
+    for file_name, parent in REFERENCE_FILES:
         with (directory / file_name).open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 expected_names[row["code"]] = row["name"]
