@@ -291,7 +291,7 @@ def test_regency_names_kota_versus_kabupaten():
     assert RegionResolver("regency", "33.74").resolve(None, [None]) == ("33.74", None)
 
 
-def test_region_reference_loads_every_code_under_its_parent_and_name(tmp_path):
+def test_region_reference_loads_every_code_under_its_parent_and_name():
     """The bulk loader (csv.reader, one add for many rows, the collector paused) keeps what a plain reading of
     the Kemendagri files says, and leaves the garbage collector as it found it."""
     import csv

@@ -251,7 +251,7 @@ def test_no_usage_telemetry_leaves_the_agencys_machines(tmp_path: Path) -> None:
     import yaml
 
     probe = (
-        "import json, os\n"
+        "import json\n"
         "from gudang.airflow_setup import apply_env\n"
         "from gudang.settings import Settings\n"
         "apply_env(Settings.from_env())\n"
