@@ -17,10 +17,20 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 
-from gudang.settings import DAGS_DIR, WRITER_POOL, Settings, get_settings
+from gudang.settings import (
+    DAGS_DIR,
+    SECRET_PLACEHOLDER,
+    WRITER_POOL,
+    InsecureSecretError,
+    Settings,
+    checked_hash_key,
+    get_settings,
+    placeholder_secrets,
+)
 
 POOL_DESCRIPTION = "DuckDB allows one writer process per file: every task that writes the warehouse runs here"
 STAMP_NAME = ".gudang-airflow.json"
@@ -112,5 +122,29 @@ def _bootstrap_in_this_process() -> None:
     print(f"airflow metadata ready; pool {WRITER_POOL} = 1 slot", file=sys.stderr)
 
 
+def refuse_insecure_secrets(env: Mapping[str, str]) -> None:
+    """Stop a deployment that still carries .env.example's placeholders (or a guessable hash key) before it
+    migrates anything: Compose's ``airflow-init`` runs this module, and every Airflow service waits for it."""
+    placeholders = placeholder_secrets(env)
+    problems = [
+        f"{name} masih bernilai '{SECRET_PLACEHOLDER}' (contoh dari .env.example): isi dengan rahasia sungguhan"
+        for name in placeholders
+    ]
+    hash_key = env.get("GUDANG_HASH_KEY")
+    if hash_key and "GUDANG_HASH_KEY" not in placeholders:
+        try:
+            checked_hash_key(hash_key)
+        except InsecureSecretError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InsecureSecretError(
+            "konfigurasi tidak aman, Airflow tidak disiapkan:\n- " + "\n- ".join(problems)
+        )
+
+
 if __name__ == "__main__":
+    try:
+        refuse_insecure_secrets(os.environ)
+    except InsecureSecretError as refused:
+        sys.exit(str(refused))
     _bootstrap_in_this_process()

@@ -10,7 +10,7 @@ import base64
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +22,43 @@ DAGS_DIR = PROJECT_ROOT / "dags"
 
 #: The one Airflow pool every warehouse-writing task runs in: DuckDB allows a single writer process.
 WRITER_POOL = "duckdb_writer"
+
+#: What .env.example writes where a secret goes. Compose only checks that a secret is set, so a deployment
+#: that copied the file and forgot a line would run with this as its key or password.
+SECRET_PLACEHOLDER = "change-me"
+#: The shortest GUDANG_HASH_KEY accepted. NIKs are 16 structured digits: anyone holding the key can hash
+#: every plausible NIK and so reverse the pseudonyms, and a short or guessable key is found by trying keys.
+MIN_HASH_KEY_CHARS = 16
+_KEY_GENERATOR_COMMAND = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+class InsecureSecretError(ValueError):
+    """A secret is missing its real value (still the placeholder, or too short to be a key)."""
+
+
+def placeholder_secrets(env: Mapping[str, str]) -> list[str]:
+    """The variables of ``env`` still holding :data:`SECRET_PLACEHOLDER`, as the value or as a URL's password."""
+    return sorted(
+        name
+        for name, value in env.items()
+        if value == SECRET_PLACEHOLDER or f":{SECRET_PLACEHOLDER}@" in value
+    )
+
+
+def checked_hash_key(value: str) -> bytes:
+    """``GUDANG_HASH_KEY`` as the pseudonymiser's key, refused while it is the placeholder or too short."""
+    if value == SECRET_PLACEHOLDER or len(value) < MIN_HASH_KEY_CHARS:
+        problem = (
+            f"masih nilai contoh '{SECRET_PLACEHOLDER}' dari .env.example"
+            if value == SECRET_PLACEHOLDER
+            else f"terlalu pendek ({len(value)} karakter; minimal {MIN_HASH_KEY_CHARS})"
+        )
+        raise InsecureSecretError(
+            f"GUDANG_HASH_KEY tidak aman: {problem}. Kunci ini menyamarkan NIK, nama dan alamat; dengan kunci "
+            f"yang bisa ditebak setiap NIK dapat dipulihkan. Buat kunci baru dengan: {_KEY_GENERATOR_COMMAND} "
+            "(lalu simpan: mengganti kunci mengubah semua pengenal yang disamarkan)."
+        )
+    return value.encode()
 
 
 @dataclass(frozen=True)
@@ -75,7 +112,7 @@ class Settings:
         """
         from_env = os.environ.get("GUDANG_HASH_KEY")
         if from_env:
-            return from_env.encode()
+            return checked_hash_key(from_env)
         return _home_secret(self.home / "secrets" / "hash.key", lambda: secrets.token_hex(32)).encode()
 
     @cached_property

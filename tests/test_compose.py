@@ -9,9 +9,11 @@ compose plugin is installed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -147,6 +149,44 @@ def test_env_example_holds_no_real_secret_and_env_is_not_committed():
             assert value in ("", "change-me"), f"{key} must not carry a real secret in .env.example"
     gitignore = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in gitignore
+
+
+def _airflow_env_with(values: dict[str, str]) -> dict[str, str]:
+    """The Airflow services' environment (``x-airflow-env``) as Compose would pass it with ``values`` as .env."""
+
+    def substitute(match: re.Match) -> str:
+        default = re.match(r":?-(.*)", match.group(2) or "")
+        return values.get(match.group(1)) or (default.group(1) if default else "")
+
+    reference = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([:?\-+][^}]*)?\}")
+    return {
+        key: reference.sub(substitute, str(value))
+        for key, value in _load("docker-compose.yml")["x-airflow-env"].items()
+    }
+
+
+def test_airflow_init_refuses_a_deployment_still_holding_env_example_placeholders(tmp_path):
+    """Compose only checks that each secret is set, and ``change-me`` is set. ``airflow-init`` (which every
+    Airflow service waits for) stops on it, naming each variable, before it migrates anything."""
+    env = {**os.environ, **_airflow_env_with(_env_example()), "AIRFLOW_HOME": str(tmp_path)}
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace(
+        "@postgres:5432",
+        "@127.0.0.1:1",  # were it to connect, it would fail fast, not wait on DNS
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gudang.airflow_setup"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    for name in (
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",  # the PostgreSQL password inside the URL
+        "GUDANG_HASH_KEY",
+    ):
+        assert f"{name} masih bernilai 'change-me'" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "airflow metadata ready" not in done.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing is set up for a refused deployment"
 
 
 @pytest.mark.skipif(

@@ -89,9 +89,9 @@ def _child_keys(monkeypatch: pytest.MonkeyPatch, home: Path, hash_key: str, peri
 
 
 def test_pseudonymous_keys_change_with_the_hash_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    first = _child_keys(monkeypatch, tmp_path / "a", "hash-key-A", "2026-10")
-    again = _child_keys(monkeypatch, tmp_path / "b", "hash-key-A", "2026-10")
-    other = _child_keys(monkeypatch, tmp_path / "c", "hash-key-B", "2026-10")
+    first = _child_keys(monkeypatch, tmp_path / "a", "hash-key-A-for-privacy-tests", "2026-10")
+    again = _child_keys(monkeypatch, tmp_path / "b", "hash-key-A-for-privacy-tests", "2026-10")
+    other = _child_keys(monkeypatch, tmp_path / "c", "hash-key-B-for-privacy-tests", "2026-10")
     assert len(first) == 10 and len(set(first)) == 10
     assert first == again, "the same key must give the same pseudonyms (children stay linkable across files)"
     assert not set(first) & set(other), "another key must give unrelated pseudonyms"
@@ -99,9 +99,9 @@ def test_pseudonymous_keys_change_with_the_hash_key(monkeypatch: pytest.MonkeyPa
 
 def test_child_key_is_hmac_sha256_of_the_nik(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """docs/architecture.md: personal columns hold HMAC-SHA256 (hex) keyed by Settings.hash_key."""
-    keys = _child_keys(monkeypatch, tmp_path, "hash-key-A", "2026-09")
+    keys = _child_keys(monkeypatch, tmp_path, "hash-key-A-for-privacy-tests", "2026-09")
     expected = [
-        hmac.new(b"hash-key-A", str(row["NIK"]).encode(), hashlib.sha256).hexdigest()
+        hmac.new(b"hash-key-A-for-privacy-tests", str(row["NIK"]).encode(), hashlib.sha256).hexdigest()
         for row in eppgbm_rows("2026-09")
     ]
     assert keys == expected

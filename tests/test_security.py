@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from badinput import use_home
 
-from gudang.settings import PROJECT_ROOT, Settings
+from gudang.settings import MIN_HASH_KEY_CHARS, PROJECT_ROOT, InsecureSecretError, Settings
 
 #: Shapes that are a secret wherever they appear. (Written so that this file does not match itself.)
 ALWAYS_SECRET = {
@@ -128,6 +128,24 @@ def test_hash_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tm
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert not key_file.resolve().is_relative_to(PROJECT_ROOT / "gudang")
     assert Settings.from_env().hash_key == key, "the demo key is stable across runs"
+
+
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [("change-me", "nilai contoh 'change-me'"), ("kunci-pendek", "terlalu pendek (12 karakter; minimal 16)")],
+)
+def test_a_placeholder_or_short_hash_key_is_refused_with_how_to_make_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, named: str
+) -> None:
+    """.env.example's placeholder, or a key short enough to guess, would let anyone holding the warehouse
+    hash every plausible NIK and so undo the pseudonyms: nothing is hashed with it."""
+    use_home(monkeypatch, tmp_path, hash_key=key)
+    with pytest.raises(InsecureSecretError, match="GUDANG_HASH_KEY tidak aman") as refused:
+        Settings.from_env().hash_key  # noqa: B018 - the property is what refuses
+    assert named in str(refused.value) and "secrets.token_urlsafe(32)" in str(refused.value)
+
+    use_home(monkeypatch, tmp_path, hash_key="k" * MIN_HASH_KEY_CHARS)
+    assert Settings.from_env().hash_key == b"k" * MIN_HASH_KEY_CHARS
 
 
 STORE_A_CONNECTION = """
