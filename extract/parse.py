@@ -159,6 +159,8 @@ class FileParser:
         spec = self.spec
         where = location(self.file_name, sheet.name)
         header = find_header(sheet.preview, spec)
+        if sheet.longer_preview is not None and not (header and header.settles_search(spec)):
+            header = find_header(sheet.longer_preview(), spec)
         if header is None:
             if sheet.name is not None:
                 outcomes.append(

@@ -6,8 +6,9 @@ uncompressed size, compression ratio) come from ``gudang.config.Limits`` and are
 sheet is parsed.
 
 Excel: the header is found in a cheap preview of the first rows (read straight from the sheet XML for
-xlsx, so the sheet is parsed by calamine only once), then calamine (``fastexcel``) reads everything
-below the header with native types. CSV: encoding and delimiter are sniffed, ``pyarrow.csv`` parses it.
+xlsx, so the sheet is parsed by calamine only once; the first 12 rows, and the rest of the 40 only when
+the header search needs them), then calamine (``fastexcel``) reads everything below the header with
+native types. CSV: encoding and delimiter are sniffed, ``pyarrow.csv`` parses it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from extract.header import PREVIEW_ROWS
+from extract.header import FIRST_PREVIEW_ROWS, PREVIEW_ROWS
 from gudang.config import Limits
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -76,6 +77,9 @@ class SheetTable:
     preview: list[list[str | None]]  # first rows, absolute (index 0 = Excel row 1 / CSV line 1)
     load: Callable[[int], Rows]  # absolute index of the first data row -> data rows
     excel: bool
+    #: the first PREVIEW_ROWS rows, read on demand, when ``preview`` holds fewer and the sheet has more
+    #: (xlsx: only FIRST_PREVIEW_ROWS are read when the workbook is opened)
+    longer_preview: Callable[[], list[list[str | None]]] | None = None
 
 
 @dataclass
@@ -251,13 +255,27 @@ def _open_xlsx(
             workbook.excluded_sheets.append(name)
             continue
         part = targets.get(_attr(sheet, "id"))
-        preview, last_row = _peek_xlsx_sheet(archive, part, shared_strings)
+        preview, last_row, more = _peek_xlsx_sheet(archive, part, shared_strings, FIRST_PREVIEW_ROWS)
         if last_row and last_row > limits.max_rows_per_sheet:
             raise FileRejected(
                 f'sheet "{name}" terlalu banyak baris ({last_row:,}; batas {limits.max_rows_per_sheet:,})'
             )
-        workbook.sheets.append(SheetTable(name, preview, _calamine_loader(reader, name, limits), excel=True))
+        longer = _longer_xlsx_preview(archive, part, shared_strings) if more else None
+        workbook.sheets.append(
+            SheetTable(
+                name, preview, _calamine_loader(reader, name, limits), excel=True, longer_preview=longer
+            )
+        )
     return workbook
+
+
+def _longer_xlsx_preview(
+    archive: zipfile.ZipFile, part: str | None, shared_strings: str | None
+) -> Callable[[], list[list[str | None]]]:
+    def read() -> list[list[str | None]]:
+        return _peek_xlsx_sheet(archive, part, shared_strings, PREVIEW_ROWS)[0]
+
+    return read
 
 
 def _partial_tree(
@@ -295,11 +313,12 @@ def _text_of(element: ElementTree.Element | None, namespace: str) -> str:
 
 
 def _peek_xlsx_sheet(
-    archive: zipfile.ZipFile, part: str | None, shared_strings: str | None
-) -> tuple[list[list[str | None]], int | None]:
-    """First rows of a sheet straight from its XML (stops early), and the last row from <dimension>."""
+    archive: zipfile.ZipFile, part: str | None, shared_strings: str | None, wanted: int
+) -> tuple[list[list[str | None]], int | None, bool]:
+    """The first ``wanted`` rows of a sheet straight from its XML (stops early), the last row from
+    <dimension>, and whether a row follows them."""
     if part is None:
-        return [], None
+        return [], None, False
 
     def sheet_data(root: ElementTree.Element) -> ElementTree.Element | None:
         return next((e for e in root if _local(e.tag) == "sheetData"), None)
@@ -310,7 +329,7 @@ def _peek_xlsx_sheet(
         return (
             rows is not None
             and len(rows) > 0
-            and (len(rows) > PREVIEW_ROWS or int(rows[-1].get("r") or 0) > PREVIEW_ROWS)
+            and (len(rows) > wanted or int(rows[-1].get("r") or 0) > wanted)
         )
 
     with archive.open(part) as handle:
@@ -323,10 +342,12 @@ def _peek_xlsx_sheet(
     last_row = int(bounds[-1]) if bounds else None
     rows: dict[int, dict[int, tuple[str, str]]] = {}
     next_row = 1
+    more = False
     for row in sheet_data(root) or []:
         number = int(row.get("r") or next_row)
         next_row = number + 1
-        if number > PREVIEW_ROWS:
+        if number > wanted:
+            more = True
             break
         cells: dict[int, tuple[str, str]] = {}
         for position, cell in enumerate(row.iterfind(f"{namespace}c")):
@@ -358,7 +379,7 @@ def _peek_xlsx_sheet(
             else:
                 line[col] = text
         preview.append(line)
-    return preview, last_row
+    return preview, last_row, more
 
 
 def _shared_strings(
