@@ -9,6 +9,9 @@ for instance) is left alone.
 The first call migrates the metadata database and creates the single-slot ``duckdb_writer`` pool in a
 child process (so the caller's own ``import airflow`` is not configured half-way); it then leaves a stamp
 file, and later calls only set the environment (milliseconds).
+
+Run as ``python -m gudang.airflow_setup`` (Compose's ``airflow-init``), it first refuses a deployment whose
+secrets are still ``.env.example``'s placeholders (:func:`refuse_insecure_secrets`).
 """
 
 from __future__ import annotations

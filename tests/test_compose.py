@@ -155,12 +155,11 @@ def _airflow_env_with(values: dict[str, str]) -> dict[str, str]:
     """The Airflow services' environment (``x-airflow-env``) as Compose would pass it with ``values`` as .env."""
 
     def substitute(match: re.Match) -> str:
-        default = re.match(r":?-(.*)", match.group(2) or "")
+        default = re.fullmatch(r"\$\{\w+:?-(.*)\}", match.group(0))
         return values.get(match.group(1)) or (default.group(1) if default else "")
 
-    reference = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([:?\-+][^}]*)?\}")
     return {
-        key: reference.sub(substitute, str(value))
+        key: ENV_REFERENCE.sub(substitute, str(value))
         for key, value in _load("docker-compose.yml")["x-airflow-env"].items()
     }
 

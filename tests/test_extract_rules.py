@@ -8,8 +8,10 @@ import hmac
 import pyarrow as pa
 import pytest
 import yaml
+from extract_fixtures import write_xlsx
 
 from extract.header import FIRST_PREVIEW_ROWS, PREVIEW_ROWS, find_header
+from extract.ingest import parse_file
 from extract.naming import identify, sanitise_file_name
 from extract.readers import FileRejected, decode_text, open_workbook, sniff_delimiter
 from extract.registry import SOURCES_DIR, get_source
@@ -198,16 +200,21 @@ def test_header_search_skips_only_rows_that_cannot_name_more_columns():
     }
 
 
+def _every_label(spec) -> list[str]:
+    """A header naming every column of ``spec`` (each by its first alias)."""
+    return [column.aliases[0] if column.aliases else column.name for column in spec.columns]
+
+
 def test_only_a_single_row_naming_every_column_settles_the_header_search():
     spec = get_source("spm_kesehatan")
-    every = [column.aliases[0] if column.aliases else column.name for column in spec.columns]
+    every = _every_label(spec)
     assert find_header([every], spec).settles_search(spec)
     assert not find_header([every[:-1]], spec).settles_search(spec), "a column short: a later row may win"
     split = [[label.split()[0] for label in every], [" ".join(label.split()[1:]) or None for label in every]]
     paired = find_header(split, spec)
     assert paired.height == 2 and not paired.settles_search(spec), "a later single row wins a tie"
     wide_spec = get_source("bps_poverty")  # unpivots: the most a header scores includes a wide column
-    every = [column.aliases[0] if column.aliases else column.name for column in wide_spec.columns]
+    every = _every_label(wide_spec)
     assert find_header([[*every, "2020"]], wide_spec).settles_search(wide_spec)
     assert not find_header([every], wide_spec).settles_search(wide_spec)
 
@@ -215,8 +222,7 @@ def test_only_a_single_row_naming_every_column_settles_the_header_search():
 def _layout(header_at: int, early: list | None = None) -> list[list]:
     """An e-PPGBM sheet: title rows, an optional early row naming a few columns, the header naming every
     column at ``header_at`` (0-based), then data rows."""
-    spec = get_source("eppgbm")
-    header = [column.aliases[0] if column.aliases else column.name for column in spec.columns]
+    header = _every_label(get_source("eppgbm"))
     rows: list[list] = [[f"REKAP PENGUKURAN BALITA BAGIAN {i}"] for i in range(header_at)]
     if early is not None:
         rows[1] = early
@@ -238,10 +244,6 @@ def _layout(header_at: int, early: list | None = None) -> list[list]:
 def test_an_xlsx_sheet_read_in_two_steps_finds_the_header_the_whole_preview_finds(tmp_path, header_at, early):
     """xlsx sheets are previewed with their first rows; the rest of the 40 rows are read only when those do
     not settle the search. Either way the file is parsed below the header the 40-row search picks."""
-    from extract_fixtures import write_xlsx
-
-    from extract.ingest import parse_file
-
     spec = get_source("eppgbm")
     path = write_xlsx(tmp_path / "eppgbm_3374_2025-03.xlsx", {"Kec A": _layout(header_at, early)})
     (sheet,) = open_workbook(path, Limits()).sheets
@@ -258,8 +260,6 @@ def test_an_xlsx_sheet_read_in_two_steps_finds_the_header_the_whole_preview_find
 
 
 def test_a_short_xlsx_sheet_is_previewed_whole_at_once(tmp_path):
-    from extract_fixtures import write_xlsx
-
     rows = [["REKAP", None, None], ["NIK", "Nama", "JK"], ["3374010101010001", "Anak", "L"]]
     (sheet,) = open_workbook(write_xlsx(tmp_path / "kecil.xlsx", {"Data": rows}), Limits()).sheets
     assert sheet.preview == rows and sheet.longer_preview is None
