@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 
@@ -109,3 +110,46 @@ def test_importing_the_gate_does_not_flood_the_log_with_gx_registry_chatter():
     assert "still shown" in result.stderr
     assert "Skipping registering" not in result.stderr
     assert "Multiple declarations" not in result.stderr
+
+
+DEFERRED_IMPORT_PROBE = """
+import inspect, json, sys
+import expectations, great_expectations
+from expectations.gate import dataframe_batch_definition
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+
+def deferred(name):
+    return type(sys.modules.get(name)).__name__ == "DeferredModule"
+
+seen = {"after_gx_import": [deferred("scipy.stats"), deferred("altair")]}
+inspect.stack()  # asks __file__ of every module in sys.modules, as dbt does at start-up
+dataframe_batch_definition()
+seen["after_inspect_and_context"] = [deferred("scipy.stats"), deferred("altair")]
+seen["kl_entropy"] = round(float(kl.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4)
+from scipy.stats import norm
+import scipy
+seen["scipy_stats_real"] = [not deferred("scipy.stats"), scipy.stats is sys.modules["scipy.stats"], norm.cdf(0)]
+import scipy.stats._stats_py
+seen["altair_chart"] = kl.alt.Chart.__name__
+seen["altair_real"] = not deferred("altair")
+print(json.dumps(seen))
+"""
+
+
+def test_gx_imports_without_scipy_stats_and_altair_until_something_uses_them():
+    """GX imports scipy.stats and altair at start-up for its KL-divergence expectation only (~1 s of every
+    run); gudang defers both to their first use, and code that does use them gets the real modules."""
+    result = subprocess.run(
+        [sys.executable, "-c", DEFERRED_IMPORT_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["after_gx_import"] == [True, True]
+    assert seen["after_inspect_and_context"] == [True, True]
+    assert seen["kl_entropy"] == 0.5108
+    assert seen["scipy_stats_real"] == [True, True, 0.5]
+    assert seen["altair_chart"] == "Chart"
+    assert seen["altair_real"] is True
