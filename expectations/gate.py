@@ -37,9 +37,13 @@ REGION_COLUMN = "region_code"
 #: batch-only columns and parameters (see :func:`validate_file_frames`)
 REGION_IN_SCOPE_COLUMN = "_region_in_scope"
 VOLUME_POSITION_COLUMN = "_volume_position"
+#: per-row flag "inside its own file's declared period", one per column a period check reads
+IN_PERIOD_PREFIX = "_in_declared_period__"
 VOLUME_CHECK = "expect_table_row_count_to_be_between"
 #: parameters that differ from file to file by nature (scope's codes, the previous period's volume)
 _PER_FILE_PARAMS = {"region_codes", "volume_min", "volume_max"}
+#: a check's bounds as its file's declared period (``$PARAMETER`` placeholders of suites.suite_parameters)
+_PERIOD_BOUNDS = {"min_value": {"$PARAMETER": "period_start"}, "max_value": {"$PARAMETER": "period_end"}}
 #: COMPLETE gives every failing row's index (the rows to reject); the rest of what it would add (a pandas
 #: query string per check, every unexpected value) is never used and cost time on large batches
 _RESULT_FORMAT: dict | str = {"result_format": "COMPLETE"}
@@ -117,10 +121,11 @@ def validate_file_frames(files: list[FileFrame], spec: SourceSpec) -> list[GateR
     Files whose frames have the same columns and dtypes are concatenated and validated together once;
     uniqueness checks get the file key added to their key columns so they still compare rows within one
     file. Checks with per-file parameters stay exact without a validation per file: the region check tests
-    a per-row flag, "region inside its own file's scope" (:func:`_region_in_scope`); a parameter every file
-    shares (the declared period, in a batch of one period) joins the shared suite; the volume band becomes one
-    validation of a frame with a row per file (its row count's position in its own band). Only a
-    parameter that differs and has no such form (two periods in one batch) leaves a small suite per file.
+    a per-row flag, "region inside its own file's scope" (:func:`_region_in_scope`), and the period check
+    one of "date inside its own file's declared period" (:func:`_in_declared_period`); any other parameter
+    every file shares joins the shared suite; the volume band becomes one validation of a frame with a row
+    per file (its row count's position in its own band). Only a parameter that differs and has no such form
+    (a period check on a column that is not a date) leaves a small suite per file.
     Row failures and counts are split back to each file; file-level results of the shared suite
     (columns present, dtypes) hold for every file of the batch by construction.
     """
@@ -159,6 +164,35 @@ def _region_in_scope(
     in_scope = (pd.Series(scopes, index=combined.index) + "|" + codes).isin(allowed).astype(object)
     in_scope[codes.isna()] = None  # a missing code is the not-null check's business, as in a file alone
     return in_scope
+
+
+def _is_period_check(expectation: dict) -> bool:
+    """A between-check whose inclusive bounds are its file's declared period."""
+    kwargs = expectation["kwargs"]
+    inclusive = not kwargs.get("strict_min") and not kwargs.get("strict_max")
+    return inclusive and all(kwargs.get(bound) == value for bound, value in _PERIOD_BOUNDS.items())
+
+
+@cache
+def _period_checked_columns(name: str) -> tuple[str, ...]:
+    return tuple(
+        e["kwargs"]["column"] for e in suites.suite_json(name)["expectations"] if _is_period_check(e)
+    )
+
+
+def _is_naive_datetime(values: pd.Series | None) -> bool:
+    return values is not None and pd.api.types.is_datetime64_dtype(values)
+
+
+def _in_declared_period(params: list[dict[str, object]], values: pd.Series, lengths: np.ndarray) -> pd.Series:
+    """Per row of a batch: is its date inside its own file's declared period (None where it has no date:
+    GX skips missing values, as the period check on a file alone does)."""
+    starts = np.repeat(np.array([p["period_start"] for p in params], dtype="datetime64[ns]"), lengths)
+    ends = np.repeat(np.array([p["period_end"] for p in params], dtype="datetime64[ns]"), lengths)
+    dates = values.to_numpy(dtype="datetime64[ns]")
+    inside = pd.Series((dates >= starts) & (dates <= ends), index=values.index).astype(object)
+    inside[values.isna().to_numpy()] = None
+    return inside
 
 
 def _parameters(file: FileFrame, spec: SourceSpec) -> dict[str, object]:
@@ -207,7 +241,14 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
     combined[FILE_KEY] = np.repeat(np.arange(len(files)), np.diff(offsets))
     if REGION_COLUMN in columns:
         combined[REGION_IN_SCOPE_COLUMN] = _region_in_scope(files, params, combined, np.diff(offsets))
-    shared_suite = _batch_suite(name, columns, frozenset(common))
+    # exact only where every file has its bounds and the column holds dates: otherwise as before (own suites)
+    with_bounds = all(key in p for p in params for key in ("period_start", "period_end"))
+    period_flags = frozenset(
+        c for c in _period_checked_columns(name) if with_bounds and _is_naive_datetime(combined.get(c))
+    )
+    for column in period_flags:
+        combined[IN_PERIOD_PREFIX + column] = _in_declared_period(params, combined[column], np.diff(offsets))
+    shared_suite = _batch_suite(name, columns, frozenset(common), period_flags)
     validation = _validate(combined, shared_suite, common)
     cells = _Cells(combined)
     shared = _check_results(validation, combined, spec, common, None, cells)
@@ -249,7 +290,7 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
             result.row_failures.extend(dataclasses.replace(f, row_index=f.row_index - start) for f in mine)
         if key in volume:
             result.outcomes.append(volume[key])
-        own_suite = _per_file_suite(name, columns, frozenset(params[key]), frozenset(common))
+        own_suite = _per_file_suite(name, columns, frozenset(params[key]), frozenset(common), period_flags)
         if own_suite.expectations:
             own_validation = _validate(file.frame, own_suite, params[key])
             own_result = _gate_result(own_validation, file.frame, spec, params[key], file.previous_rows)
@@ -261,6 +302,25 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
                 )
         results.append(result)
     return results
+
+
+def volume_outcomes(files: list[FileFrame], spec: SourceSpec) -> list[CheckOutcome | None]:
+    """The volume check alone, in one GX validation, for files whose previous period was not known when
+    they were gated (it was judged in the same batch: :func:`extract.ingest._gate_and_write`); None for a
+    file without a previous period. A check that cannot run is reported as such, like any other."""
+    params = [_parameters(f, spec) for f in files]
+    try:
+        outcomes = _volume_outcomes(files, params, spec)
+    except Exception as exc:  # noqa: BLE001 - one check failing must not lose the files
+        log.warning("volume check of %d %s files failed", len(files), spec.source, exc_info=True)
+        declared = [
+            e for e in suites.suite_json(spec.expectation_suite)["expectations"] if e["type"] == VOLUME_CHECK
+        ]
+        severity: Severity = "warn" if declared and declared[0]["meta"].get("severity") == "warn" else "error"
+        message = f"Pemeriksaan {VOLUME_CHECK} tidak dapat dijalankan ({exc})."
+        failed = CheckOutcome(VOLUME_CHECK, None, severity, False, 0, message, row_level=False)
+        outcomes = {k: failed for k, p in enumerate(params) if "volume_min" in p}
+    return [outcomes.get(k) for k in range(len(files))]
 
 
 def _same(a: object, b: object) -> bool:
@@ -365,11 +425,13 @@ def _runnable_suite(
     return gx.ExpectationSuite(name=data["name"], expectations=copy.deepcopy(runnable), meta=data.get("meta"))
 
 
-def _batch_role(expectation: dict, common: frozenset[str]) -> str:
+def _batch_role(expectation: dict, common: frozenset[str], period_flags: frozenset[str]) -> str:
     """Where an expectation runs in a batch: ``shared`` (once on the concatenated files), ``volume`` (once
     on a row per file) or ``own`` (per file: it needs a parameter the files do not share)."""
     if expectation["type"] == VOLUME_CHECK:
         return "volume"
+    if _is_period_check(expectation) and expectation["kwargs"]["column"] in period_flags:
+        return "shared"
     requires = set((expectation.get("meta") or {}).get("requires", []))
     if requires <= common | {"region_codes"}:
         return "shared"
@@ -377,16 +439,19 @@ def _batch_role(expectation: dict, common: frozenset[str]) -> str:
 
 
 @cache
-def _batch_suite(name: str, columns: frozenset[str], common: frozenset[str]) -> gx.ExpectationSuite:
-    """The shared suite of a batch: uniqueness keyed by file, the scope check on a per-row flag."""
+def _batch_suite(
+    name: str, columns: frozenset[str], common: frozenset[str], period_flags: frozenset[str]
+) -> gx.ExpectationSuite:
+    """The shared suite of a batch: uniqueness keyed by file, the scope and period checks on per-row flags."""
     import great_expectations as gx
 
-    suite = _runnable_suite(name, columns, common | {"region_codes"})
+    flagged_params = {"period_start", "period_end"} if period_flags else set()
+    suite = _runnable_suite(name, columns, common | {"region_codes"} | flagged_params)
     expectations = []
     for expectation in suite.expectations:
         data = expectation.configuration.to_json_dict()
         data.pop("id", None)
-        if _batch_role(data, common) != "shared":
+        if _batch_role(data, common, period_flags) != "shared":
             continue
         kwargs = data["kwargs"]
         original = {"type": data["type"], "kwargs": copy.deepcopy(kwargs)}
@@ -399,6 +464,12 @@ def _batch_suite(name: str, columns: frozenset[str], common: frozenset[str]) -> 
         elif kwargs.get("value_set") == {"$PARAMETER": "region_codes"}:
             kwargs["column"] = REGION_IN_SCOPE_COLUMN
             kwargs["value_set"] = [True]
+        elif _is_period_check(data) and kwargs["column"] in period_flags:
+            for bound in _PERIOD_BOUNDS:
+                del kwargs[bound]
+            data["type"] = "expect_column_values_to_be_in_set"
+            kwargs["column"] = IN_PERIOD_PREFIX + kwargs["column"]
+            kwargs["value_set"] = [True]
         else:
             expectations.append(data)
             continue
@@ -409,7 +480,11 @@ def _batch_suite(name: str, columns: frozenset[str], common: frozenset[str]) -> 
 
 @cache
 def _per_file_suite(
-    name: str, columns: frozenset[str], available_params: frozenset[str], common: frozenset[str]
+    name: str,
+    columns: frozenset[str],
+    available_params: frozenset[str],
+    common: frozenset[str],
+    period_flags: frozenset[str],
 ) -> gx.ExpectationSuite:
     """The expectations of a batch that need a parameter its files do not share: run on each file alone."""
     import great_expectations as gx
@@ -418,7 +493,7 @@ def _per_file_suite(
     own = [
         {k: v for k, v in e.configuration.to_json_dict().items() if k != "id"}
         for e in suite.expectations
-        if _batch_role(e.configuration.to_json_dict(), common) == "own"
+        if _batch_role(e.configuration.to_json_dict(), common, period_flags) == "own"
     ]
     return gx.ExpectationSuite(name=name, expectations=own, meta=suite.meta)
 

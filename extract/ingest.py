@@ -27,7 +27,7 @@ import pickle
 import shutil
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -46,6 +46,7 @@ from expectations.gate import (
     GateResult,
     dataframe_batch_definition,
     validate_file_frames,
+    volume_outcomes,
 )
 from extract.naming import FileIdentity, identify, sanitise_file_name
 from extract.parse import MASK, FileParser, ParsedFile, Rejection, location
@@ -194,7 +195,6 @@ class _Parsed:
     load: _Load
     parsed: ParsedFile
     frame: pd.DataFrame
-    previous_rows: int | None
 
 
 def ingest_files(
@@ -203,10 +203,10 @@ def ingest_files(
     """Load files of one source in the given order, each as its own batch; a bad file never stops the rest.
 
     Files are parsed (ahead, in worker processes: :class:`_Parser`) and gated in batches of up to
-    :data:`GATE_BATCH_ROWS` rows of one period (then the period check runs once for the batch). A batch is
-    written before a file that must see it loaded: another file of the same kab/kota (its volume check
-    reads the previous period's load) or the same content (a duplicate). A file a concurrent run took
-    before this one read it gets no result (that run logs it).
+    :data:`GATE_BATCH_ROWS` rows, whatever their periods (:func:`_gate_and_write`). A batch is written
+    before a file that must see it loaded: the same content (a duplicate) or another file of the same
+    kab/kota and period. A file a concurrent run took before this one read it gets no result (that run
+    logs it).
     """
     results: list[IngestResult] = []
     pending: list[_Parsed] = []
@@ -232,7 +232,7 @@ def ingest_files(
                 log.info("%s was taken by a concurrent run", path.name)
                 continue
             if any(
-                p.load.sha == load.sha or p.load.scope_key == load.scope_key or p.load.period != load.period
+                p.load.sha == load.sha or (p.load.scope_key, p.load.period) == (load.scope_key, load.period)
                 for p in pending
             ):
                 write_pending()
@@ -259,9 +259,8 @@ def _read(
         identity = load.identify()
         if not force and load.sha in ledger.loaded_shas:
             return _write_one(conn, load.duplicate())
-        previous_rows = ledger.previous_rows(identity)
         parsed = parser.parse(load.path, load.safe_name, identity.scope)
-        return _Parsed(load, parsed, _gate_frame(parsed.table), previous_rows)
+        return _Parsed(load, parsed, _gate_frame(parsed.table))
     except Exception as exc:  # noqa: BLE001 - an unreadable file must never stop the other files
         return _write_one(conn, load.failure(exc))
 
@@ -395,11 +394,25 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 def _gate_and_write(
     pending: list[_Parsed], spec: SourceSpec, conn: duckdb.DuckDBPyConnection, ledger: _Ledger, *, force: bool
 ) -> list[IngestResult]:
+    """Gate a batch of parsed files (one GX validation for all), then write them in one transaction.
+
+    A file's volume check compares it with its kab/kota's previous period as loaded. When that period's
+    file is in the same batch (a backlog of months arriving together), its verdict is needed first: such
+    files form layers (a kab/kota's second month in the batch, its third, ...) whose volume checks run,
+    one GX validation per layer, after the layer before is judged.
+    """
     if not pending:
         return []
+    layers = _period_layers(pending)
     files = [
-        FileFrame(p.frame, p.load.identity.period, p.load.identity.scope, p.previous_rows, p.load.safe_name)
-        for p in pending
+        FileFrame(
+            p.frame,
+            p.load.identity.period,
+            p.load.identity.scope,
+            ledger.previous_rows(p.load.identity) if layer == 0 else None,
+            p.load.safe_name,
+        )
+        for p, layer in zip(pending, layers, strict=True)
     ]
     try:
         gates: list[GateResult | None] = list(validate_file_frames(files, spec))
@@ -407,16 +420,28 @@ def _gate_and_write(
         log.warning("gate batch of %d %s files failed; gating them one by one", len(files), spec.source,
                     exc_info=True)  # fmt: skip
         gates = [None] * len(files)
-    writes: list[_Write] = []
-    for item, file, gate in zip(pending, files, gates, strict=True):
-        try:
-            gate = gate or validate_file_frames([file], spec)[0]
-            writes.append(item.load.parsed_write(item.parsed, item.frame, gate))
-        except Exception as exc:  # noqa: BLE001
+    judged: list[_Write | None] = [None] * len(pending)
+    for layer in range(max(layers) + 1):
+        members = [k for k, own in enumerate(layers) if own == layer]
+        if layer:
+            for k in members:
+                files[k].previous_rows = ledger.previous_rows(
+                    pending[k].load.identity, also=[w for w in judged if w is not None]
+                )
+            volume = volume_outcomes([files[k] for k in members], spec)
+        for position, k in enumerate(members):
+            item = pending[k]
             try:
-                writes.append(item.load.failure(exc))
-            except FileNotFoundError:
-                log.info("%s was taken by a concurrent run", item.load.safe_name)
+                gate = gates[k] or validate_file_frames([files[k]], spec)[0]
+                if layer and volume[position] is not None:
+                    gate.outcomes.append(volume[position])
+                judged[k] = item.load.parsed_write(item.parsed, item.frame, gate)
+            except Exception as exc:  # noqa: BLE001
+                try:
+                    judged[k] = item.load.failure(exc)
+                except FileNotFoundError:
+                    log.info("%s was taken by a concurrent run", item.load.safe_name)
+    writes = [w for w in judged if w is not None]
     _ensure_raw_table(conn, spec)
     written = _commit(conn, writes, force=force)
     for load, result in written:
@@ -461,10 +486,32 @@ class _Ledger:
         if result.status in LOADED_STATUSES:
             self._add(load.sha, result.scope, result.period, _now(), result.rows_loaded)
 
-    def previous_rows(self, identity: FileIdentity) -> int | None:
-        """Rows loaded for the same scope's latest earlier period (the newest load of it)."""
+    def previous_rows(self, identity: FileIdentity, also: Iterable[_Write] = ()) -> int | None:
+        """Rows loaded for the same scope's latest earlier period (the newest load of it); ``also``: loads
+        judged in this batch and not yet committed, newer than every load before."""
         earlier = [load for load in self.loads_by_scope.get(identity.scope, []) if load[0] < identity.period]
+        judged_at = _now()
+        earlier += [
+            (w.load.period, judged_at, w.rows_loaded)
+            for w in also
+            if w.status in LOADED_STATUSES
+            and w.load.scope_key == identity.scope
+            and w.load.period is not None
+            and w.load.period < identity.period
+        ]
         return max(earlier)[2] if earlier else None
+
+
+def _period_layers(pending: list[_Parsed]) -> list[int]:
+    """Per file of a batch (in period order): 0 when no earlier period of its kab/kota is in the batch,
+    else one more than that period's file."""
+    layers: list[int] = []
+    latest: dict[str | None, int] = {}  # scope -> layer of its latest file so far
+    for item in pending:
+        scope = item.load.scope_key
+        layers.append(latest[scope] + 1 if scope in latest else 0)
+        latest[scope] = layers[-1]
+    return layers
 
 
 class _Load:

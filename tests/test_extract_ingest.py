@@ -505,3 +505,70 @@ def test_gate_frame_has_dates_as_nanosecond_timestamps_and_rejections_show_them_
     assert _as_text(frame["measured_on"][0]) == "2026-01-05" and _as_text(frame["measured_on"][1]) is None
     assert frame["born_on"].tolist() == [dt.date(2024, 2, 29), dt.date(9999, 1, 1)]  # left for the gate
     assert frame["name"].tolist() == ["a", "b"]
+
+
+def _measurements(period: str, copies: int) -> list[list]:
+    """The fixture children measured ``copies`` times in ``period`` (five days apart)."""
+    rows = []
+    for copy in range(copies):
+        for row in eppgbm_rows(period):
+            row = list(row)
+            row[0] = len(rows) + 1
+            row[9] = row[9] + dt.timedelta(days=5 * copy)
+            rows.append(row)
+    return [EPPGBM_HEADER, *rows]
+
+
+def _volume_and_status_by_file(settings: Settings) -> dict[str, tuple]:
+    logged = query(settings, "SELECT batch_id, file_name, status, rows_loaded FROM ops.ingest_log")
+    checks = query(
+        settings,
+        """SELECT batch_id, success, message FROM ops.check_results
+           WHERE check_name = 'expect_table_row_count_to_be_between'""",
+    )
+    volume = {batch: (success, message) for batch, success, message in checks}
+    return {name: (status, rows, volume.get(batch)) for batch, name, status, rows in logged}
+
+
+def test_months_of_one_kabkota_are_gated_together_and_volume_checked_as_if_loaded_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A backlog of months arrives at once: the files are gated in one batch, and each month's volume check
+    still compares it with the month before as loaded (a quarantined month does not count)."""
+    from expectations import gate
+
+    deliveries = {
+        "eppgbm_3374_2025-01.csv": _measurements("2025-01", 1),
+        "eppgbm_3374_2025-02.csv": _measurements("2025-02", 4),  # 4x January: volume warning
+        "eppgbm_3374_2025-03.csv": [["bukan", "data", "e-PPGBM"], ["1", "2", "3"]],  # quarantined
+        "eppgbm_3374_2025-04.csv": _measurements("2025-04", 4),  # as February (March does not count)
+        "eppgbm_3374_2025-05.csv": _measurements("2025-05", 1),  # a quarter of April: volume warning
+    }
+    batched_home = make_home(tmp_path / "batched", monkeypatch)
+    for name, rows in deliveries.items():
+        write_csv(inbox(batched_home, "eppgbm") / name, rows)
+    gate_calls = []
+    real_gate = gate.validate_file_frames
+    monkeypatch.setattr(
+        "extract.ingest.validate_file_frames",
+        lambda files, spec: gate_calls.append(len(files)) or real_gate(files, spec),
+    )
+    ingest_inbox(batched_home, sources=["eppgbm"], run_id="backlog")
+    assert gate_calls == [4]  # the four readable months, one batch
+    batched = _volume_and_status_by_file(batched_home)
+
+    monkeypatch.undo()
+    one_by_one_home = make_home(tmp_path / "one_by_one", monkeypatch)
+    for name, rows in deliveries.items():
+        path = write_csv(inbox(one_by_one_home, "eppgbm") / name, rows)
+        ingest_file(path, get_source("eppgbm"), one_by_one_home, run_id=name)
+    assert batched == _volume_and_status_by_file(one_by_one_home)
+
+    assert batched["eppgbm_3374_2025-03.csv"][0] == "quarantined"
+    volume_ok = {name: outcome[2][0] for name, outcome in batched.items() if outcome[2] is not None}
+    assert volume_ok == {
+        "eppgbm_3374_2025-02.csv": False,
+        "eppgbm_3374_2025-04.csv": True,
+        "eppgbm_3374_2025-05.csv": False,
+    }
+    assert "sebelumnya 16 baris" in batched["eppgbm_3374_2025-05.csv"][2][1]

@@ -128,3 +128,41 @@ def test_rows_without_a_region_code_in_a_batch():  # each dtype pair forms a bat
          FileFrame(arrow_like.copy(), "2025-Q1", "33.74")],
         "spm_kesehatan",
     )  # fmt: skip
+
+
+def test_files_of_several_periods_share_one_validation(monkeypatch):
+    """Each file's dates are checked against its own declared period, in the batch's one shared validation
+    (plus the volume check's): no small suite per file because the periods differ."""
+    from expectations import gate
+
+    april = eppgbm_frame()
+    april["measured_on"] = [dt.date(2025, 4, 1 + i % 30) for i in range(len(april))]
+    march_in_april = eppgbm_frame()  # March dates in a file declared for April
+    some_missing = april.copy()
+    some_missing["measured_on"] = some_missing["measured_on"].astype(object)
+    some_missing.loc[[2, 6], "measured_on"] = None  # the not-null check's business, not the period check's
+    some_missing.loc[[3], "measured_on"] = dt.date(2025, 5, 1)  # one day past April
+    files = [
+        FileFrame(eppgbm_frame(), "2025-03", "33.74", previous_rows=len(april)),
+        FileFrame(april, "2025-04", "33.74", previous_rows=len(april)),
+        FileFrame(march_in_april, "2025-04", "33.01"),
+        FileFrame(some_missing, "2025-04", "33.74"),
+        FileFrame(april.copy(), "2025-05", "33.74"),  # every date a month early
+    ]
+    validations = []
+    real_validate = gate._validate
+    monkeypatch.setattr(gate, "_validate", lambda *a: validations.append(a) or real_validate(*a))
+    batched = gate.validate_file_frames(files, get_source("eppgbm"))
+    assert len(validations) == 2  # the shared suite and the volume check
+
+    validations.clear()
+    _assert_same_as_alone(files, "eppgbm")
+    period_failures = [
+        sorted(f.row_index for f in result.row_failures if f.column == "measured_on") for result in batched
+    ]
+    assert period_failures[0] == [] and period_failures[1] == []
+    assert period_failures[2] == list(range(len(march_in_april)))
+    assert period_failures[3] == [2, 3, 6]  # two missing dates (not null), one past the period
+    assert period_failures[4] == list(range(len(april)))
+    messages = [f.message for f in batched[3].row_failures if f.row_index == 3]
+    assert any("2025-05-01" in m for m in messages)
