@@ -307,19 +307,8 @@ def _validate_batch(files: list[FileFrame], spec: SourceSpec) -> list[GateResult
 def volume_outcomes(files: list[FileFrame], spec: SourceSpec) -> list[CheckOutcome | None]:
     """The volume check alone, in one GX validation, for files whose previous period was not known when
     they were gated (it was judged in the same batch: :func:`extract.ingest._gate_and_write`); None for a
-    file without a previous period. A check that cannot run is reported as such, like any other."""
-    params = [_parameters(f, spec) for f in files]
-    try:
-        outcomes = _volume_outcomes(files, params, spec)
-    except Exception as exc:  # noqa: BLE001 - one check failing must not lose the files
-        log.warning("volume check of %d %s files failed", len(files), spec.source, exc_info=True)
-        declared = [
-            e for e in suites.suite_json(spec.expectation_suite)["expectations"] if e["type"] == VOLUME_CHECK
-        ]
-        severity: Severity = "warn" if declared and declared[0]["meta"].get("severity") == "warn" else "error"
-        message = f"Pemeriksaan {VOLUME_CHECK} tidak dapat dijalankan ({exc})."
-        failed = CheckOutcome(VOLUME_CHECK, None, severity, False, 0, message, row_level=False)
-        outcomes = {k: failed for k, p in enumerate(params) if "volume_min" in p}
+    file without a previous period."""
+    outcomes = _volume_outcomes(files, [_parameters(f, spec) for f in files], spec)
     return [outcomes.get(k) for k in range(len(files))]
 
 
