@@ -424,10 +424,9 @@ def _gate_and_write(
     for layer in range(max(layers) + 1):
         members = [k for k, own in enumerate(layers) if own == layer]
         if layer:
+            judged_so_far = [w for w in judged if w is not None]
             for k in members:
-                files[k].previous_rows = ledger.previous_rows(
-                    pending[k].load.identity, also=[w for w in judged if w is not None]
-                )
+                files[k].previous_rows = ledger.previous_rows(pending[k].load.identity, also=judged_so_far)
             volume = volume_outcomes([files[k] for k in members], spec)
         for position, k in enumerate(members):
             item = pending[k]
