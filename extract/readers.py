@@ -43,6 +43,8 @@ RATIO_CHECK_MIN_BYTES = 8 * 1024 * 1024
 #: decompressed XML fed to the parser at a time when only the start of a part is wanted
 _PARTIAL_CHUNK_BYTES = 8 * 1024
 _WHOLE_NUMBER = re.compile(r"-?\d+\.0+")
+#: what an agency can do about a damaged workbook
+_RESAVE = "buka file di Excel, simpan ulang, lalu kirim kembali"
 
 
 class FileRejected(Exception):
@@ -255,12 +257,12 @@ def _open_xlsx(
             workbook.excluded_sheets.append(name)
             continue
         part = targets.get(_attr(sheet, "id"))
-        preview, last_row, more = _peek_xlsx_sheet(archive, part, shared_strings, FIRST_PREVIEW_ROWS)
+        preview, last_row, more = _peek_xlsx_sheet(archive, name, part, shared_strings, FIRST_PREVIEW_ROWS)
         if last_row and last_row > limits.max_rows_per_sheet:
             raise FileRejected(
                 f'sheet "{name}" terlalu banyak baris ({last_row:,}; batas {limits.max_rows_per_sheet:,})'
             )
-        longer = _longer_xlsx_preview(archive, part, shared_strings) if more else None
+        longer = _longer_xlsx_preview(archive, name, part, shared_strings) if more else None
         workbook.sheets.append(
             SheetTable(
                 name, preview, _calamine_loader(reader, name, limits), excel=True, longer_preview=longer
@@ -270,10 +272,10 @@ def _open_xlsx(
 
 
 def _longer_xlsx_preview(
-    archive: zipfile.ZipFile, part: str | None, shared_strings: str | None
+    archive: zipfile.ZipFile, sheet_name: str, part: str | None, shared_strings: str | None
 ) -> Callable[[], list[list[str | None]]]:
     def read() -> list[list[str | None]]:
-        return _peek_xlsx_sheet(archive, part, shared_strings, PREVIEW_ROWS)[0]
+        return _peek_xlsx_sheet(archive, sheet_name, part, shared_strings, PREVIEW_ROWS)[0]
 
     return read
 
@@ -284,7 +286,10 @@ def _partial_tree(
     """The root of an XML part parsed only as far as needed: chunks go to expat until ``enough(root)``.
 
     The tree is built in C as the chunks arrive (iterparse's Python loop per element was a third of an
-    e-PPGBM parse: its workbooks have a sheet per kecamatan and every sheet is previewed).
+    e-PPGBM parse: its workbooks have a sheet per kecamatan and every sheet is previewed). The pull parser
+    keeps a syntax error in its event queue instead of raising it, and the tree simply stops growing, so
+    a part read to its end without ``enough`` has its queued events checked and raises the ParseError of
+    any damage (expat builds nothing after an error, so ``enough`` is never reached past one).
     """
     parser = ElementTree.XMLPullParser(events=("start",))
     root = None
@@ -293,7 +298,10 @@ def _partial_tree(
         if root is None:
             root = next((element for _, element in parser.read_events()), None)
         if root is not None and enough(root):
-            break
+            return root
+    for _ in parser.read_events():
+        pass
+    parser.close()
     return root
 
 
@@ -313,10 +321,11 @@ def _text_of(element: ElementTree.Element | None, namespace: str) -> str:
 
 
 def _peek_xlsx_sheet(
-    archive: zipfile.ZipFile, part: str | None, shared_strings: str | None, wanted: int
+    archive: zipfile.ZipFile, sheet_name: str, part: str | None, shared_strings: str | None, wanted: int
 ) -> tuple[list[list[str | None]], int | None, bool]:
     """The first ``wanted`` rows of a sheet straight from its XML (stops early), the last row from
-    <dimension>, and whether a row follows them."""
+    <dimension>, and whether a row follows them. XML damage within them rejects the file, naming the cell
+    or row where it lies (read past, the damage would only make the header seem missing)."""
     if part is None:
         return [], None, False
 
@@ -333,7 +342,13 @@ def _peek_xlsx_sheet(
         )
 
     with archive.open(part) as handle:
-        root = _partial_tree(handle, past_preview)
+        try:
+            root = _partial_tree(handle, past_preview)
+        except ElementTree.ParseError as exc:
+            where = _damage_location(archive, part, exc)
+            raise FileRejected(
+                f'sheet "{sheet_name}" rusak{where} (XML tidak valid: {exc}); {_RESAVE}'
+            ) from exc
     if root is None:
         raise ValueError(f"{part}: bukan XML")
     namespace = _namespace(root)
@@ -382,6 +397,31 @@ def _peek_xlsx_sheet(
     return preview, last_row, more
 
 
+_ROW_START = re.compile(r"<(?:[\w.-]+:)?row\b")
+_CELL_START = re.compile(r"<(?:[\w.-]+:)?c\b")
+_REFERENCE = re.compile(r'\br="([A-Z]*\d+)"')
+
+
+def _damage_location(archive: zipfile.ZipFile, part: str, error: ElementTree.ParseError) -> str:
+    """Where damage in a sheet's XML lies, as the agency would look for it in Excel: " di sel C2" (the cell
+    being read at the error), " di baris 2" (in a row's own tag), or "" (before the first row)."""
+    line, column = error.position  # expat counts the column in characters
+    with archive.open(part) as handle:  # read whole, once: only a damaged file comes here
+        lines = handle.read().decode("utf-8", errors="replace").split("\n")
+    before = "\n".join([*lines[: line - 1], lines[line - 1][:column]]) if 0 < line <= len(lines) else ""
+    rows = list(_ROW_START.finditer(before))
+    if not rows:
+        return ""
+    row_xml = before[rows[-1].start() :]
+    cells = list(_CELL_START.finditer(row_xml))
+    # a start tag's attributes, as far as the text before the damage has them
+    cell = _REFERENCE.search(row_xml[cells[-1].end() :].split(">", 1)[0]) if cells else None
+    if cell is not None:
+        return f" di sel {cell.group(1)}"
+    row = _REFERENCE.search(row_xml.split(">", 1)[0])
+    return f" di baris {row.group(1)}" if row else ""
+
+
 def _shared_strings(
     archive: zipfile.ZipFile, part: str | None, rows: dict[int, dict[int, tuple[str, str]]]
 ) -> dict[int, str]:
@@ -390,8 +430,13 @@ def _shared_strings(
         return {}
     last_wanted = max(wanted)
     with archive.open(part) as handle:
-        # one more item than needed has started, so the last wanted one is complete
-        root = _partial_tree(handle, lambda table: len(table) > last_wanted + 1)
+        try:
+            # one more item than needed has started, so the last wanted one is complete
+            root = _partial_tree(handle, lambda table: len(table) > last_wanted + 1)
+        except ElementTree.ParseError as exc:
+            raise FileRejected(
+                f"daftar teks file xlsx ({part}) rusak (XML tidak valid: {exc}); {_RESAVE}"
+            ) from exc
     if root is None:
         return {}
     namespace = _namespace(root)

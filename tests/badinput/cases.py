@@ -256,6 +256,25 @@ def corrupt_zip(folder: Path) -> Path:
     return path
 
 
+@case(
+    "eppgbm",
+    "a valid zip whose sheet XML is damaged in the first data row",
+    quarantined("rusak di baris 2"),
+)
+def damaged_sheet_xml(folder: Path) -> Path:
+    # Damage inside the rows the header search reads: the sheet must be reported as damaged where the
+    # damage starts, not as a sheet without the expected header.
+    path = folder / eppgbm_name("2023-03")
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes("2023-03"))) as good, zipfile.ZipFile(path, "w") as damaged:
+        for info in good.infolist():
+            data = good.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                second_row = data.index(b'<row r="2"')
+                data = data[: second_row + 10] + b"<<" + data[second_row + 10 :]
+            damaged.writestr(info, data)
+    return path
+
+
 @case("eppgbm", "random bytes named .xlsx", quarantined())
 def random_bytes_xlsx(folder: Path) -> Path:
     path = folder / eppgbm_name("2023-07")
