@@ -51,6 +51,13 @@ def test_smoke_benchmark_emits_every_figure(tmp_path, monkeypatch):
     # the process tree's CPU time was sampled (at least the parent's, which does the run's work)
     assert full["cpu"]["cpu_s"] > 0 and 0 < full["cpu"]["cores_busy"] <= os.cpu_count() + 0.5
     assert latest["measured"]["baselines"]["openpyxl"]["rows"] > 0
+    # the parse baseline brackets the full run, and the xlsx ratio compares with the pair's mean
+    before, after = (latest["measured"]["baselines"][k] for k in ("fastexcel", "fastexcel_after"))
+    assert before["rows"] == after["rows"] > 0
+    mean = (before["rows_per_s"] + after["rows_per_s"]) / 2
+    assert figures["fastexcel_parse_rows_per_s"]["value"] == pytest.approx(mean)
+    extract = figures["xlsx_extract_rows_per_s"]["value"]
+    assert figures["xlsx_extract_vs_fastexcel"]["value"] == pytest.approx(extract / mean)
 
 
 def test_the_incremental_figure_is_the_median_run():
