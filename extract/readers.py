@@ -289,9 +289,10 @@ def _partial_tree(
     e-PPGBM parse: its workbooks have a sheet per kecamatan and every sheet is previewed). The pull parser
     keeps a syntax error in its event queue instead of raising it, and the tree simply stops growing, so
     a part read to its end without ``enough`` has its queued events checked and raises the ParseError of
-    any damage (expat builds nothing after an error, so ``enough`` is never reached past one).
+    any damage (expat builds nothing after an error, so ``enough`` is never reached past one). Bytes after
+    the closed root element (NUL padding from some exporters, which calamine reads past) are not damage.
     """
-    parser = ElementTree.XMLPullParser(events=("start",))
+    parser = ElementTree.XMLPullParser(events=("start", "end"))
     root = None
     while chunk := handle.read(_PARTIAL_CHUNK_BYTES):
         parser.feed(chunk)
@@ -299,9 +300,14 @@ def _partial_tree(
             root = next((element for _, element in parser.read_events()), None)
         if root is not None and enough(root):
             return root
-    for _ in parser.read_events():
-        pass
-    parser.close()
+    root_closed = False
+    try:
+        for event, element in parser.read_events():
+            root_closed = event == "end" and element is root
+        parser.close()
+    except ElementTree.ParseError:
+        if not root_closed:
+            raise
     return root
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import zipfile
 
 import pyarrow as pa
 import pytest
@@ -263,6 +264,33 @@ def test_a_short_xlsx_sheet_is_previewed_whole_at_once(tmp_path):
     rows = [["REKAP", None, None], ["NIK", "Nama", "JK"], ["3374010101010001", "Anak", "L"]]
     (sheet,) = open_workbook(write_xlsx(tmp_path / "kecil.xlsx", {"Data": rows}), Limits()).sheets
     assert sheet.preview == rows and sheet.longer_preview is None
+
+
+def _with_sheet_xml(path, change) -> None:
+    """Rewrite the first worksheet part of an xlsx with ``change(xml bytes)``."""
+    with zipfile.ZipFile(path) as original:
+        parts = [(info, original.read(info)) for info in original.infolist()]
+    with zipfile.ZipFile(path, "w") as rewritten:
+        for info, data in parts:
+            rewritten.writestr(info, change(data) if info.filename == "xl/worksheets/sheet1.xml" else data)
+
+
+def test_a_short_sheet_damaged_in_its_preview_names_the_damaged_cell(tmp_path):
+    """The preview is read from the sheet XML as far as needed; damage inside it rejects the file where
+    the damage lies instead of leaving a short preview (which read as "header not found")."""
+    rows = [["REKAP", None, None], ["NIK", "Nama", "JK"], ["3374010101010001", "Anak", "L"]]
+    path = write_xlsx(tmp_path / "rusak.xlsx", {"Data": rows})
+    _with_sheet_xml(path, lambda xml: xml.replace(b'<c r="B3"', b'<c r="B3" <<', 1))
+    with pytest.raises(FileRejected, match=r'sheet "Data" rusak di sel B3 \(XML tidak valid'):
+        open_workbook(path, Limits())
+
+
+def test_bytes_after_a_sheets_closed_root_element_are_not_damage(tmp_path):
+    rows = [["REKAP", None, None], ["NIK", "Nama", "JK"], ["3374010101010001", "Anak", "L"]]
+    path = write_xlsx(tmp_path / "berekor.xlsx", {"Data": rows})
+    _with_sheet_xml(path, lambda xml: xml + b"\x00" * 64)  # NUL padding, as some exporters write
+    (sheet,) = open_workbook(path, Limits()).sheets
+    assert sheet.preview == rows
 
 
 def test_wide_headers_for_unpivot():
