@@ -182,8 +182,8 @@ def compute_figures(measured: dict) -> tuple[dict, dict]:
     csv = [r for r in ingests if r.get("format") == "csv"]
     xlsx_rate, _ = _ingest_rate(xlsx)
     csv_rate, _ = _ingest_rate(csv)
-    # taken before and (since session 15) again after the full run: their mean stands for the machine's
-    # speed while the full run extracted
+    # taken before and again after the full run (a bench from before session 15 has only the first): their
+    # mean stands for the machine's speed while the full run extracted
     fastexcel_rates = [base[k]["rows_per_s"] for k in ("fastexcel", "fastexcel_after") if k in base]
     fastexcel_rate = sum(fastexcel_rates) / len(fastexcel_rates)
     openpyxl_rate = base["openpyxl"]["rows_per_s"]
