@@ -280,9 +280,7 @@ def _longer_xlsx_preview(
     return read
 
 
-def _partial_tree(
-    handle: IO[bytes], enough: Callable[[ElementTree.Element], bool]
-) -> ElementTree.Element | None:
+def _partial_tree(handle: IO[bytes], enough: Callable[[ElementTree.Element], bool]) -> ElementTree.Element:
     """The root of an XML part parsed only as far as needed: chunks go to expat until ``enough(root)``.
 
     The tree is built in C as the chunks arrive (iterparse's Python loop per element was a third of an
@@ -308,6 +306,7 @@ def _partial_tree(
     except ElementTree.ParseError:
         if not root_closed:
             raise
+    assert root is not None  # close() raises on a part without an element
     return root
 
 
@@ -355,8 +354,6 @@ def _peek_xlsx_sheet(
             raise FileRejected(
                 f'sheet "{sheet_name}" rusak{where} (XML tidak valid: {exc}); {_RESAVE}'
             ) from exc
-    if root is None:
-        raise ValueError(f"{part}: bukan XML")
     namespace = _namespace(root)
     dimension = root.find(f"{namespace}dimension")
     bounds = re.findall(r"\d+", dimension.get("ref", "")) if dimension is not None else []
@@ -443,8 +440,6 @@ def _shared_strings(
             raise FileRejected(
                 f"daftar teks file xlsx ({part}) rusak (XML tidak valid: {exc}); {_RESAVE}"
             ) from exc
-    if root is None:
-        return {}
     namespace = _namespace(root)
     items = list(root.iterfind(f"{namespace}si"))
     return {index: _text_of(items[index], namespace) for index in wanted if index < len(items)}
