@@ -368,6 +368,9 @@ def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome
         bag = _dag_bag(str(DAGS_DIR / file_name))
         if dag_id not in bag.dags:
             raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
+        # What the run has loaded so far (Airflow's execution API, the DAG bags, GX, dbt's modules) stays
+        # alive to its end: frozen, the collector stops rescanning it (fewer_gc_pauses thaws it afterwards).
+        gc.freeze()
         dag_run = bag.dags[dag_id].test(run_conf=conf)
     failed = [
         ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
@@ -382,19 +385,22 @@ def _run_dag(dag_id: str, conf: dict[str, Any], log_file: Path) -> DagRunOutcome
 #: The cyclic garbage collector's thresholds while ``gudang run`` executes (Python's are 700, 10, 10).
 #: Airflow's execution API, GX and dbt leave millions of long-lived objects in the process, and at the
 #: default thresholds it rescanned all of them again and again: 3.0 s of an incremental province run
-#: (11 full collections), ~0.7 s at these (no full collection). See docs/benchmark.md, session 12.
+#: (11 full collections), ~0.7 s at these (no full collection). See docs/benchmark.md, sessions 12 and 16.
 RUN_GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @contextlib.contextmanager
 def fewer_gc_pauses() -> Iterator[None]:
-    """Collect cyclic garbage less often for the duration of a run; the caller's thresholds come back after."""
+    """Collect cyclic garbage less often for the duration of a run, and rescan nothing a DAG run found
+    already loaded (:func:`_run_dag` freezes it); afterwards the caller's thresholds come back and what was
+    frozen is collectable again."""
     previous = gc.get_threshold()
     gc.set_threshold(*RUN_GC_THRESHOLDS)
     try:
         yield
     finally:
         gc.set_threshold(*previous)
+        gc.unfreeze()
 
 
 def run_all(settings: Settings | None = None) -> int:

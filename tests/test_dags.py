@@ -226,13 +226,16 @@ def test_inbox_watcher_fires_for_a_new_finished_file_and_not_for_old_ones(tmp_pa
 
 def test_a_run_collects_cyclic_garbage_less_often_and_gives_the_thresholds_back(monkeypatch):
     """`gudang run` raises the collector's thresholds for its duration (see pipeline.RUN_GC_THRESHOLDS),
-    including when the run fails, and the caller's come back afterwards."""
+    including when the run fails, and the caller's come back afterwards; what its DAG runs froze is
+    collectable again."""
     import gc
 
     seen = []
 
     def fake_run(settings):
         seen.append(gc.get_threshold())
+        gc.freeze()  # as _run_dag does before each DAG run
+        assert gc.get_freeze_count() > 0
         if len(seen) == 2:
             raise RuntimeError("a task failed")
         return 0
@@ -241,8 +244,8 @@ def test_a_run_collects_cyclic_garbage_less_often_and_gives_the_thresholds_back(
     before = gc.get_threshold()
     assert before != pipeline.RUN_GC_THRESHOLDS
     assert pipeline.run_all() == 0
-    assert gc.get_threshold() == before
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     with pytest.raises(RuntimeError):
         pipeline.run_all()
-    assert gc.get_threshold() == before
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     assert seen == [pipeline.RUN_GC_THRESHOLDS] * 2
