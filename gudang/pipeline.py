@@ -434,15 +434,14 @@ def _run_all(settings: Settings | None) -> int:
     log_file = settings.airflow_home / "logs" / f"{run_id}.log"
     console.print(f"log Airflow run ini: {log_file}")
     outcomes: list[DagRunOutcome] = []
-    # What Airflow, the DAG bags, GX and Airflow's execution API load stays alive to the run's end: frozen
-    # before the first DAG run and before the transform, the collector stops rescanning it (a gen-1
-    # collection of ~1M objects in the middle of dbt's build). Not between ingest DAGs: garbage alive at a
-    # freeze waits for the run's end, and a source's last gate batch would be held through the next source's
-    # parse (a freeze before every DAG run took the province run's peak RSS from 2.63 to 2.74-2.93 GB).
-    for position, source in enumerate(sources_with_waiting_files(settings)):
+    for source in sources_with_waiting_files(settings):
         with console.status(f"ingest_{source} ..."):
-            outcomes.append(_run_dag(ingest_dag_id(source), conf, log_file, freeze_loaded=position == 0))
+            outcomes.append(_run_dag(ingest_dag_id(source), conf, log_file))
         console.print(_outcome_line(outcomes[-1]))
+    # What Airflow, the DAG bags, GX and Airflow's execution API have loaded by now lives to the run's end:
+    # frozen, the collector stops rescanning it (a gen-1 collection of ~1M objects in the middle of dbt's
+    # build). Not before the ingest DAGs: an incremental run gained nothing from it, and the province run's
+    # peak RSS, which sits in the DTSEN and e-PPGBM ingests, rose to the edge of its 3 GB (docs/benchmark.md).
     with console.status("gudang_transform (dbt build, mart gate, publish, laporan, digest) ..."):
         outcomes.append(_run_dag(TRANSFORM_DAG_ID, conf, log_file, freeze_loaded=True))
     console.print(_outcome_line(outcomes[-1]))
