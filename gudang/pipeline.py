@@ -440,8 +440,8 @@ def _run_all(settings: Settings | None) -> int:
         console.print(_outcome_line(outcomes[-1]))
     # What Airflow, the DAG bags, GX and Airflow's execution API have loaded by now lives to the run's end:
     # frozen, the collector stops rescanning it (a gen-1 collection of ~1M objects in the middle of dbt's
-    # build). Not before the ingest DAGs: an incremental run gained nothing from it, and the province run's
-    # peak RSS, which sits in the DTSEN and e-PPGBM ingests, rose to the edge of its 3 GB (docs/benchmark.md).
+    # build). Not before the ingest DAGs: an incremental run gained nothing more from it (docs/benchmark.md,
+    # session 16), and garbage alive at a freeze would wait for the run's end while registries load.
     with console.status("gudang_transform (dbt build, mart gate, publish, laporan, digest) ..."):
         outcomes.append(_run_dag(TRANSFORM_DAG_ID, conf, log_file, freeze_loaded=True))
     console.print(_outcome_line(outcomes[-1]))

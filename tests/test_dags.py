@@ -234,7 +234,7 @@ def test_a_run_collects_cyclic_garbage_less_often_and_gives_the_thresholds_back(
 
     def fake_run(settings):
         seen.append(gc.get_threshold())
-        gc.freeze()  # as _run_dag does before each DAG run
+        gc.freeze()  # as _run_dag does before the transform DAG run
         assert gc.get_freeze_count() > 0
         if len(seen) == 2:
             raise RuntimeError("a task failed")
