@@ -397,14 +397,16 @@ RUN_GC_THRESHOLDS = (50_000, 20, 10)
 def fewer_gc_pauses() -> Iterator[None]:
     """Collect cyclic garbage less often for the duration of a run (whose DAG runs may freeze what is
     loaded: :func:`_run_all`); afterwards the caller's thresholds come back and what was frozen is
-    collectable again."""
+    collectable again, unless the caller had frozen its own heap."""
     previous = gc.get_threshold()
+    callers_freeze = gc.get_freeze_count()
     gc.set_threshold(*RUN_GC_THRESHOLDS)
     try:
         yield
     finally:
         gc.set_threshold(*previous)
-        gc.unfreeze()
+        if not callers_freeze:  # a caller's own freeze (e.g. before forking workers) stays as it was
+            gc.unfreeze()
 
 
 def run_all(settings: Settings | None = None) -> int:

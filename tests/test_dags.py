@@ -227,7 +227,7 @@ def test_inbox_watcher_fires_for_a_new_finished_file_and_not_for_old_ones(tmp_pa
 def test_a_run_collects_cyclic_garbage_less_often_and_gives_the_thresholds_back(monkeypatch):
     """`gudang run` raises the collector's thresholds for its duration (see pipeline.RUN_GC_THRESHOLDS),
     including when the run fails, and the caller's come back afterwards; what its DAG runs froze is
-    collectable again."""
+    collectable again, unless the caller had frozen its heap itself."""
     import gc
 
     seen = []
@@ -249,3 +249,12 @@ def test_a_run_collects_cyclic_garbage_less_often_and_gives_the_thresholds_back(
         pipeline.run_all()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     assert seen == [pipeline.RUN_GC_THRESHOLDS] * 2
+    # a caller that froze its own heap (as Airflow's LocalExecutor does before forking) keeps it frozen
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        seen.clear()
+        assert pipeline.run_all() == 0
+        assert frozen and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
