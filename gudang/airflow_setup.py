@@ -16,7 +16,9 @@ secrets are still ``.env.example``'s placeholders (:func:`refuse_insecure_secret
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +36,8 @@ from gudang.settings import (
     get_settings,
     placeholder_secrets,
 )
+
+log = logging.getLogger(__name__)
 
 POOL_DESCRIPTION = "DuckDB allows one writer process per file: every task that writes the warehouse runs here"
 STAMP_NAME = ".gudang-airflow.json"
@@ -111,6 +115,49 @@ def ensure_airflow(
         raise RuntimeError(f"Airflow metadata setup failed in {home}:\n{done.stderr[-4000:]}")
     stamp_file.write_text(json.dumps(wanted, indent=2))
     return env
+
+
+@functools.cache
+def serve_own_api_version_in_process() -> bool:
+    """Build the in-process execution API of ``dag.test()`` for the one API version its client speaks.
+
+    ``dag.test()`` talks to Airflow's execution API inside this process, with the task SDK's own
+    ``API_VERSION``, the newest version the server knows. Cadwyn builds the server's routes for every version
+    it supports (nine, for workers of older SDKs) on the first request: ~3 s of every ``gudang run`` (a sixth
+    of an incremental province run) for versions nothing in the process speaks. Here the API is built, once
+    per process (Airflow caches it), with that one version; the routes kept for older versions only are
+    left out, as Cadwyn would leave them out of the newest version. The first request is made here, so a
+    build that fails falls back to Airflow's own API before any DAG runs.
+
+    Returns whether the one-version API is in use. Airflow's own is kept when the SDK does not speak the
+    server's newest version, when a DAG already ran in this process, or when the build fails.
+    """
+    import httpx
+    from airflow.api_fastapi.execution_api import versions
+    from airflow.sdk.api.datamodels._generated import API_VERSION
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+    from cadwyn import HeadVersion, Version, VersionBundle
+    from cadwyn.route_generation import _DELETED_ROUTE_TAG
+
+    every_version = versions.bundle
+    if every_version.versions[0].value != API_VERSION or in_process_api_server.cache_info().currsize:
+        return False
+    versions.bundle = VersionBundle(HeadVersion(*every_version.head_version.changes), Version(API_VERSION))
+    try:
+        api = in_process_api_server()
+        app = api.app  # built now, while the module holds the one-version bundle
+    finally:
+        versions.bundle = every_version
+    try:
+        head = app._latest_version_router
+        head.routes = [route for route in head.routes if _DELETED_ROUTE_TAG not in getattr(route, "tags", ())]
+        with httpx.Client(transport=api.transport, base_url="http://in-process.invalid./") as client:
+            client.get("/")  # Cadwyn builds the routes on the first request (a 404 here)
+    except Exception:  # noqa: BLE001 - Airflow's own API is slower, never wrong
+        log.warning("in-process execution API for one version failed; using Airflow's own", exc_info=True)
+        in_process_api_server.cache_clear()
+        return False
+    return True
 
 
 def _bootstrap_in_this_process() -> None:

@@ -362,6 +362,7 @@ def _run_dag(
     :func:`fewer_gc_pauses`)."""
     from airflow.utils.state import TaskInstanceState
 
+    from gudang.airflow_setup import serve_own_api_version_in_process
     from gudang.settings import DAGS_DIR
 
     # dag.test() runs one task at a time, and Cosmos's WATCHER consumers wait on a producer that would only
@@ -373,6 +374,7 @@ def _run_dag(
         bag = _dag_bag(str(DAGS_DIR / file_name))
         if dag_id not in bag.dags:
             raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
+        serve_own_api_version_in_process()
         if freeze_loaded:
             gc.freeze()
         dag_run = bag.dags[dag_id].test(run_conf=conf)

@@ -2,11 +2,14 @@
 the transform runs and the digest reaches the agency; a run with only a duplicate announces nothing.
 
 Real Airflow (``dag.test`` on SQLite, configured by ``gudang.airflow_setup``) in a child process, as
-``gudang run`` runs it; the checks read the Airflow metadata database.
+``gudang run`` runs it; the checks read the Airflow metadata database. The runs go through the in-process
+execution API built for the task SDK's one version (``airflow_setup.serve_own_api_version_in_process``),
+or through Airflow's own when the SDK speaks an older one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 SOURCE = "spm_kesehatan"
 RUN_ONE_INGEST = """
+import json
 import sys
 from pathlib import Path
 from gudang.airflow_setup import ensure_airflow
@@ -33,19 +37,30 @@ from gudang import pipeline
 settings = get_settings()
 settings.ensure_dirs()
 ensure_airflow(settings)
+import airflow.sdk.api.datamodels._generated as sdk_models
+from airflow.api_fastapi.execution_api.versions import bundle
+from airflow.sdk.execution_time.supervisor import in_process_api_server
+if sys.argv[2:]:  # a task SDK that speaks an older execution API version than the server's newest
+    sdk_models.API_VERSION = bundle.versions[int(sys.argv[2])].value
 outcome = pipeline._run_dag(pipeline.ingest_dag_id(sys.argv[1]), {}, settings.home / "dag.log")
-print(outcome.state)
+print(json.dumps({
+    "state": outcome.state,
+    "sdk": sdk_models.API_VERSION,
+    "server": [version.value for version in bundle.versions],
+    "served": [version.value for version in in_process_api_server().app.versions],
+}))
 """
 
 
-def _ingest(home: Path) -> str:
+def _ingest(home: Path, *, older_sdk: int = 0) -> dict:
+    """The ingest DAG run's state; the execution API versions the SDK speaks, the server knows, and the
+    in-process server served. ``older_sdk``: the SDK speaks the server's version that many releases back."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env["GUDANG_HOME"] = str(home)
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_ONE_INGEST, SOURCE], env=env, capture_output=True, text=True, timeout=600
-    )
+    command = [sys.executable, "-c", RUN_ONE_INGEST, SOURCE, *([str(older_sdk)] if older_sdk else [])]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _events_and_states(home: Path) -> tuple[int, list[str]]:
@@ -76,17 +91,35 @@ def test_quarantined_file_is_announced_and_a_duplicate_is_not(tmp_path):
 
     # 1. a file that cannot be read: quarantined, and the run still announces (the digest must go out)
     (inbox / good.name.replace(".xlsx", "_rusak.xlsx")).write_bytes(b"bukan file excel")
-    assert _ingest(home) == "success"
+    run = _ingest(home)
+    assert run["state"] == "success"
+    # the in-process API served the one version the SDK speaks, of the several the server knows
+    assert run["served"] == [run["sdk"]] == run["server"][:1] and len(run["server"]) > 1
     assert _events_and_states(home) == (1, ["success"])
 
     # 2. a good file: loaded, announced
     shutil.copy(good, inbox / good.name)
-    assert _ingest(home) == "success"
+    assert _ingest(home)["state"] == "success"
     assert _events_and_states(home) == (2, ["success", "success"])
     # the announcement reads the mapped tasks' summaries without probing past their end (an error line)
     assert "XCom not found" not in (home / "dag.log").read_text()
 
     # 3. the same content again: a duplicate, nothing to announce
     shutil.copy(good, inbox / good.name.replace(".xlsx", "_kirim_ulang.xlsx"))
-    assert _ingest(home) == "success"
+    assert _ingest(home)["state"] == "success"
     assert _events_and_states(home) == (2, ["success", "success", "skipped"])
+
+
+def test_an_sdk_speaking_an_older_api_version_gets_airflows_own_in_process_api(tmp_path):
+    """The one-version API is only for a task SDK that speaks the server's newest version; otherwise
+    Airflow's own serves every version, and the run loads and announces as usual."""
+    from gudang.sample import generate
+
+    generate(out=tmp_path / "generated", seed=5, size=0.05)
+    home = tmp_path / "home"
+    (home / "inbox" / SOURCE).mkdir(parents=True)
+    shutil.copy(sorted((tmp_path / "generated").rglob(f"{SOURCE}_*.xlsx"))[0], home / "inbox" / SOURCE)
+    run = _ingest(home, older_sdk=1)
+    assert run["state"] == "success"
+    assert run["sdk"] == run["server"][1] and run["served"] == run["server"]
+    assert _events_and_states(home) == (1, ["success"])
