@@ -1,8 +1,9 @@
 """From an opened workbook to the typed rows of one file, and every row that is not data or not valid.
 
 Per sheet: find the header, read the rows below it, drop blank rows and the notes below the table,
-unpivot wide tables, set total/subtotal rows aside (severity ``skip``), type every column, resolve the
-region, and pseudonymise personal data. Rows are counted so that loaded + rejected = read holds: every
+unpivot wide tables, set total/subtotal rows aside (severity ``skip``). Then, for each sheet or each run of
+consecutive sheets of one shape (an export with a sheet per kecamatan), typed together: type every column,
+resolve the region, and pseudonymise personal data. Rows are counted so that loaded + rejected = read holds: every
 non-blank row under the header up to the end of the table is read, and ends up either in the candidate
 table or in :attr:`ParsedFile.rejections`.
 """
@@ -67,6 +68,47 @@ class ParsedFile:
     outcomes: list[CheckOutcome] = field(default_factory=list)
 
 
+@dataclass
+class _SheetRows:
+    """Rows under a sheet's header, before typing: blank rows and notes below the table dropped, total rows
+    marked, wide tables unpivoted. Consecutive sheets of one shape are stacked and typed together."""
+
+    arrays: dict[str, pa.Array]  # canonical column -> cells as read
+    errors: dict[str, np.ndarray]  # canonical column -> Excel error text per row (None elsewhere)
+    texts: dict[str, str]  # canonical column -> its header as the sheet writes it
+    source_rows: np.ndarray  # 1-based Excel row / CSV line of every row
+    total: np.ndarray  # True for a total/subtotal row (set aside, never loaded)
+    sheets: np.ndarray  # the sheet of every row (object: str or None)
+    excel: bool
+
+    @property
+    def shape(self) -> tuple:
+        """What sheets typed together must share: columns with the same cell types and the same headers."""
+        return tuple((name, array.type) for name, array in self.arrays.items()), tuple(self.texts.items())
+
+    @classmethod
+    def stack(cls, parts: list[_SheetRows]) -> _SheetRows:
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+
+        def errors_of(part: _SheetRows, name: str) -> np.ndarray:
+            return part.errors.get(name, np.full(len(part.source_rows), None, dtype=object))
+
+        return cls(
+            {name: pa.concat_arrays([p.arrays[name] for p in parts]) for name in first.arrays},
+            {
+                name: np.concatenate([errors_of(p, name) for p in parts])
+                for name in dict.fromkeys(n for p in parts for n in p.errors)
+            },
+            first.texts,
+            np.concatenate([p.source_rows for p in parts]),
+            np.concatenate([p.total for p in parts]),
+            np.concatenate([p.sheets for p in parts]),
+            first.excel,
+        )
+
+
 def location(file_name: str, sheet: str | None, row: int | None = None, column: str | None = None) -> str:
     parts = [file_name]
     if sheet:
@@ -106,6 +148,14 @@ class FileParser:
             + [("_sheet", pa.string()), ("_source_row", pa.int64())]
         )
 
+    @property
+    def _sheets_typed_together(self) -> bool:
+        """Whether consecutive sheets of one shape are typed as one table (an e-PPGBM export has a sheet per
+        kecamatan, and typing costs ~2 ms a sheet whatever its rows; a text column's number locale is then
+        judged over those sheets, as the file's). Not with percentage columns: whether a column holds 0-1
+        fractions is judged per sheet."""
+        return not any(column.type == "pct" for column in self.spec.columns)
+
     # ------------------------------------------------------------------ workbook
 
     def parse(self, workbook: Workbook) -> ParsedFile:
@@ -120,16 +170,29 @@ class FileParser:
             )
         tables, rejections, read, rejected = [], [], 0, 0
         found_header = False
+        alike: list[_SheetRows] = []  # consecutive sheets of one shape, typed together
+
+        def type_alike() -> None:
+            nonlocal read, rejected
+            if alike:
+                table, group_rejections, group_read, group_rejected = self._typed(
+                    _SheetRows.stack(alike), outcomes
+                )
+                tables.append(table)
+                rejections.extend(group_rejections)
+                read += group_read
+                rejected += group_rejected
+                alike.clear()
+
         for sheet in workbook.sheets:
-            result = self._parse_sheet(sheet, outcomes)
-            if result is None:
+            rows = self._sheet_rows(sheet, outcomes)
+            if rows is None:
                 continue
             found_header = True
-            table, sheet_rejections, sheet_read, sheet_rejected = result
-            tables.append(table)
-            rejections.extend(sheet_rejections)
-            read += sheet_read
-            rejected += sheet_rejected
+            if alike and not (self._sheets_typed_together and alike[-1].shape == rows.shape):
+                type_alike()
+            alike.append(rows)
+        type_alike()
         if not found_header:
             names = ", ".join(f'"{s.name}"' for s in workbook.sheets) or "(tidak ada sheet yang sesuai)"
             required = [c.name for c in self.spec.columns if c.required]
@@ -155,7 +218,8 @@ class FileParser:
                 return value
         return None
 
-    def _parse_sheet(self, sheet: SheetTable, outcomes: list[CheckOutcome]):
+    def _sheet_rows(self, sheet: SheetTable, outcomes: list[CheckOutcome]) -> _SheetRows | None:
+        """A sheet's rows under its header, untyped (None: no table in the sheet)."""
         spec = self.spec
         where = location(self.file_name, sheet.name)
         header = find_header(sheet.preview, spec)
@@ -254,17 +318,24 @@ class FileParser:
             texts[spec.unpivot.key_column] = spec.unpivot.key_column
         if spec.sheets.name_to_column:
             arrays[spec.sheets.name_to_column] = pa.array([sheet_value] * len(source_rows), pa.string())
+        sheets = np.full(len(source_rows), sheet.name, dtype=object)
+        return _SheetRows(arrays, errors, texts, source_rows, total, sheets, sheet.excel)
 
+    def _typed(self, found: _SheetRows, outcomes: list[CheckOutcome]):
+        """Type, check and pseudonymise the rows of one sheet, or of consecutive sheets of one shape."""
+        spec = self.spec
+        arrays, errors, texts = found.arrays, found.errors, found.texts
+        source_rows, total, sheets = found.source_rows, found.total, found.sheets
         rows = len(source_rows)
         rejections: list[Rejection] = []
         for index in np.flatnonzero(total):
             rejections.append(
                 Rejection(
-                    sheet.name,
+                    sheets[index],
                     int(source_rows[index]),
                     None,
                     None,
-                    f"{location(self.file_name, sheet.name, int(source_rows[index]))}: baris jumlah/total, bukan data",
+                    f"{location(self.file_name, sheets[index], int(source_rows[index]))}: baris jumlah/total, bukan data",
                     "extract_total_row",
                     "skip",
                 )
@@ -278,14 +349,14 @@ class FileParser:
                 continue
             header_text = texts.get(col.name, col.name)
             result = convert(
-                arrays[col.name], col, header_text=header_text, locale=spec.number_locale, excel=sheet.excel
+                arrays[col.name], col, header_text=header_text, locale=spec.number_locale, excel=found.excel
             )
             typed[col.name] = result.values
-            if result.note:
+            if result.note:  # only a percentage column has one: such sheets are typed one by one
                 outcomes.append(
                     note(
                         "extract_pct_fraction",
-                        f'{where}, kolom "{header_text}": {result.note}',
+                        f'{location(self.file_name, sheets[0])}, kolom "{header_text}": {result.note}',
                         column=col.name,
                     )
                 )
@@ -295,11 +366,11 @@ class FileParser:
                 for index in np.flatnonzero(excel_error):
                     rejections.append(
                         Rejection(
-                            sheet.name,
+                            sheets[index],
                             int(source_rows[index]),
                             header_text,
                             errors[col.name][index],
-                            f"{location(self.file_name, sheet.name, int(source_rows[index]), header_text)}: "
+                            f"{location(self.file_name, sheets[index], int(source_rows[index]), header_text)}: "
                             f"sel berisi galat Excel {errors[col.name][index]}",
                             "extract_excel_error",
                         )
@@ -308,7 +379,7 @@ class FileParser:
                 bad &= ~excel_error
             if bad.any():
                 self._reject_cells(
-                    rejections, sheet.name, source_rows, bad, arrays[col.name], col.name, header_text, result
+                    rejections, sheets, source_rows, bad, arrays[col.name], col.name, header_text, result
                 )
                 rejected |= bad
             if col.required and not (spec.unpivot and col.name == spec.unpivot.key_column):
@@ -316,18 +387,18 @@ class FileParser:
                 for index in np.flatnonzero(empty):
                     rejections.append(
                         Rejection(
-                            sheet.name,
+                            sheets[index],
                             int(source_rows[index]),
                             header_text,
                             None,
-                            f"{location(self.file_name, sheet.name, int(source_rows[index]), header_text)}: kolom wajib kosong",
+                            f"{location(self.file_name, sheets[index], int(source_rows[index]), header_text)}: kolom wajib kosong",
                             "extract_required",
                         )
                     )
                 rejected |= empty
 
         region_codes, region_bad = self._resolve_regions(
-            typed, texts, sheet.name, source_rows, ~total, rejections
+            typed, texts, sheets, source_rows, ~total, rejections
         )
         rejected |= region_bad
 
@@ -342,9 +413,13 @@ class FileParser:
         for name, value in spec.constants.items():
             columns[name] = pa.array([value] * len(good), pa.string())
         columns["region_code"] = loaded_rows(region_codes)
-        columns["_sheet"] = pa.array([sheet.name] * len(good), pa.string())
+        columns["_sheet"] = pa.array(sheets[~rejected], pa.string())
         columns["_source_row"] = pa.array(source_rows[~rejected], pa.int64())
         table = pa.table({f.name: pc.cast(columns[f.name], f.type) for f in self.schema})
+        if rows and sheets[0] != sheets[-1]:
+            # several sheets: each one's rejections together, in the order typing it alone gives
+            position = {name: i for i, name in enumerate(dict.fromkeys(sheets))}
+            rejections.sort(key=lambda r: position[r.sheet])
         return table, rejections, rows, int(rejected.sum())
 
     def _scope_names(self) -> list[str]:
@@ -404,7 +479,7 @@ class FileParser:
         return long
 
     def _reject_cells(
-        self, rejections, sheet, source_rows, bad, raw: pa.Array, name, header_text, result: Typed
+        self, rejections, sheets, source_rows, bad, raw: pa.Array, name, header_text, result: Typed
     ):
         personal = bool(self.spec.column_map[name].pii)
         raw_text = to_text(raw.filter(pa.array(bad))).to_pylist()
@@ -413,16 +488,16 @@ class FileParser:
             reason = result.explain(value if self.spec.column_map[name].type == "nik" else shown)
             rejections.append(
                 Rejection(
-                    sheet,
+                    sheets[index],
                     int(source_rows[index]),
                     header_text,
                     shown,
-                    f"{location(self.file_name, sheet, int(source_rows[index]), header_text)}: {reason}",
+                    f"{location(self.file_name, sheets[index], int(source_rows[index]), header_text)}: {reason}",
                     f"extract_type_{self.spec.column_map[name].type}",
                 )
             )
 
-    def _resolve_regions(self, typed, texts, sheet, source_rows, candidates: np.ndarray, rejections):
+    def _resolve_regions(self, typed, texts, sheets, source_rows, candidates: np.ndarray, rejections):
         region = self.spec.region
         rows = len(source_rows)
         parts = (
@@ -450,11 +525,11 @@ class FileParser:
             reason = reasons[indices[index]]
             rejections.append(
                 Rejection(
-                    sheet,
+                    sheets[index],
                     int(source_rows[index]),
                     column_label,
                     None,
-                    f"{location(self.file_name, sheet, int(source_rows[index]), column_label)}: {reason}",
+                    f"{location(self.file_name, sheets[index], int(source_rows[index]), column_label)}: {reason}",
                     "extract_region",
                 )
             )

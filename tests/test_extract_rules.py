@@ -9,11 +9,12 @@ import zipfile
 import pyarrow as pa
 import pytest
 import yaml
-from extract_fixtures import write_xlsx
+from extract_fixtures import EPPGBM_HEADER, eppgbm_rows, write_xlsx
 
 from extract.header import FIRST_PREVIEW_ROWS, PREVIEW_ROWS, find_header
 from extract.ingest import parse_file
 from extract.naming import identify, sanitise_file_name
+from extract.parse import FileParser
 from extract.readers import FileRejected, decode_text, open_workbook, sniff_delimiter
 from extract.registry import SOURCES_DIR, get_source
 from extract.typing_rules import Pseudonymiser, parse_code, parse_date, parse_enum, parse_nik, parse_number
@@ -471,3 +472,51 @@ def test_project_yaml_reads_as_the_pure_python_safe_loader_reads_it(tmp_path):
     unsafe.write_text('run: !!python/object/apply:os.system ["true"]\n')
     with pytest.raises(yaml.YAMLError):
         read_yaml(unsafe)
+
+
+def test_consecutive_sheets_of_one_shape_are_typed_together_with_the_same_outcome_as_one_by_one(
+    tmp_path, monkeypatch
+):
+    """An export with a sheet per kecamatan: sheets with the same columns (same headers, same cell types)
+    are typed as one table. Rows, rejections (each naming its own sheet and row) and their order are what
+    typing every sheet alone gives; a sheet of another shape starts a new run."""
+    rows = eppgbm_rows("2025-03")
+    bad_nik = [*rows[0][:1], "3374", *rows[0][2:]]
+    bad_date = [*rows[1][:9], "31/02/2025", *rows[1][10:]]
+    total = [None, None, "JUMLAH", None, None, None, None, None, None, None, 50.0, None]
+    other_header = [label.replace("Tgl Lahir", "Tanggal Lahir") for label in EPPGBM_HEADER]
+    # a text NIK and a text date in each of the first two sheets: their cells read as the same types
+    sheets = {
+        "Mijen": [EPPGBM_HEADER, rows[0], bad_nik, bad_date, total],
+        "Tugu": [["Data Tugu"], EPPGBM_HEADER, bad_date, rows[2], bad_nik, total],
+        "Gunungpati": [other_header, rows[3], bad_nik, bad_date],
+    }
+    path = write_xlsx(tmp_path / "eppgbm_3374_2025-03.xlsx", sheets)
+    spec = get_source("eppgbm")
+    typed_runs = []
+    original = FileParser._typed
+    monkeypatch.setattr(
+        FileParser,
+        "_typed",
+        lambda self, found, outcomes: typed_runs.append(found) or original(self, found, outcomes),
+    )
+
+    def parse(include: str):
+        workbook = open_workbook(path, Limits(), include=include)
+        return FileParser(spec, file_name=path.name, scope="33.74", hash_key=b"k" * 32).parse(workbook)
+
+    together = parse(".*")
+    assert [sorted(set(run.sheets)) for run in typed_runs] == [["Mijen", "Tugu"], ["Gunungpati"]]
+    alone = [parse(f"^{name}$") for name in sheets]
+    assert together.table.equals(pa.concat_tables([p.table for p in alone]))
+    assert [vars(r) for r in together.rejections] == [vars(r) for p in alone for r in p.rejections]
+    assert {(r.sheet, r.check) for r in together.rejections} >= {
+        ("Mijen", "extract_type_nik"),
+        ("Mijen", "extract_total_row"),
+        ("Tugu", "extract_type_date"),
+        ("Gunungpati", "extract_type_nik"),
+    }
+    assert (together.rows_read, together.rows_rejected) == (
+        sum(p.rows_read for p in alone),
+        sum(p.rows_rejected for p in alone),
+    )
