@@ -25,6 +25,7 @@ import sys
 from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from gudang.settings import (
     DAGS_DIR,
@@ -132,15 +133,30 @@ def serve_own_api_version_in_process() -> bool:
     Returns whether the one-version API is in use. Airflow's own is kept when the SDK does not speak the
     server's newest version, when a DAG already ran in this process, or when the build fails.
     """
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    if in_process_api_server.cache_info().currsize:
+        return False  # a DAG already ran in this process: its API stays
+    try:
+        return _build_one_version_api(in_process_api_server)
+    except Exception:  # noqa: BLE001 - Airflow's own API is slower, never wrong
+        log.warning("in-process execution API for one version failed; using Airflow's own", exc_info=True)
+        in_process_api_server.cache_clear()
+        return False
+
+
+def _build_one_version_api(in_process_api_server: Any) -> bool:
+    """Fill Airflow's cache of the in-process API with a one-version build (see the caller); False when the
+    SDK does not speak the server's newest version. Cadwyn's internals are used here, hence the caller's
+    fallback."""
     import httpx
     from airflow.api_fastapi.execution_api import versions
     from airflow.sdk.api.datamodels._generated import API_VERSION
-    from airflow.sdk.execution_time.supervisor import in_process_api_server
     from cadwyn import HeadVersion, Version, VersionBundle
     from cadwyn.route_generation import _DELETED_ROUTE_TAG
 
     every_version = versions.bundle
-    if every_version.versions[0].value != API_VERSION or in_process_api_server.cache_info().currsize:
+    if every_version.versions[0].value != API_VERSION:
         return False
     versions.bundle = VersionBundle(HeadVersion(*every_version.head_version.changes), Version(API_VERSION))
     try:
@@ -148,15 +164,10 @@ def serve_own_api_version_in_process() -> bool:
         app = api.app  # built now, while the module holds the one-version bundle
     finally:
         versions.bundle = every_version
-    try:
-        head = app._latest_version_router
-        head.routes = [route for route in head.routes if _DELETED_ROUTE_TAG not in getattr(route, "tags", ())]
-        with httpx.Client(transport=api.transport, base_url="http://in-process.invalid./") as client:
-            client.get("/")  # Cadwyn builds the routes on the first request (a 404 here)
-    except Exception:  # noqa: BLE001 - Airflow's own API is slower, never wrong
-        log.warning("in-process execution API for one version failed; using Airflow's own", exc_info=True)
-        in_process_api_server.cache_clear()
-        return False
+    head = app._latest_version_router
+    head.routes = [route for route in head.routes if _DELETED_ROUTE_TAG not in getattr(route, "tags", ())]
+    with httpx.Client(transport=api.transport, base_url="http://in-process.invalid./") as client:
+        client.get("/")  # Cadwyn builds the routes on the first request (a 404 here)
     return True
 
 

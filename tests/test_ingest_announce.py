@@ -40,8 +40,15 @@ ensure_airflow(settings)
 import airflow.sdk.api.datamodels._generated as sdk_models
 from airflow.api_fastapi.execution_api.versions import bundle
 from airflow.sdk.execution_time.supervisor import in_process_api_server
-if sys.argv[2:]:  # a task SDK that speaks an older execution API version than the server's newest
-    sdk_models.API_VERSION = bundle.versions[int(sys.argv[2])].value
+if sys.argv[2:] == ["older_sdk"]:  # a task SDK that speaks an older execution API version than the newest
+    sdk_models.API_VERSION = bundle.versions[1].value
+if sys.argv[2:] == ["failing_build"]:  # the one-version build fails at its first request, and only then
+    from cadwyn.applications import Cadwyn
+    initialize = Cadwyn._cadwyn_initialize
+    def fail_once(app):
+        Cadwyn._cadwyn_initialize = initialize
+        raise RuntimeError("simulated")
+    Cadwyn._cadwyn_initialize = fail_once
 outcome = pipeline._run_dag(pipeline.ingest_dag_id(sys.argv[1]), {}, settings.home / "dag.log")
 print(json.dumps({
     "state": outcome.state,
@@ -52,12 +59,13 @@ print(json.dumps({
 """
 
 
-def _ingest(home: Path, *, older_sdk: int = 0) -> dict:
+def _ingest(home: Path, *, case: str | None = None) -> dict:
     """The ingest DAG run's state; the execution API versions the SDK speaks, the server knows, and the
-    in-process server served. ``older_sdk``: the SDK speaks the server's version that many releases back."""
+    in-process server served. ``case``: ``older_sdk`` (the SDK speaks the version before the server's
+    newest) or ``failing_build`` (the one-version API fails at its first request)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env["GUDANG_HOME"] = str(home)
-    command = [sys.executable, "-c", RUN_ONE_INGEST, SOURCE, *([str(older_sdk)] if older_sdk else [])]
+    command = [sys.executable, "-c", RUN_ONE_INGEST, SOURCE, *([case] if case else [])]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -110,16 +118,19 @@ def test_quarantined_file_is_announced_and_a_duplicate_is_not(tmp_path):
     assert _events_and_states(home) == (2, ["success", "success", "skipped"])
 
 
-def test_an_sdk_speaking_an_older_api_version_gets_airflows_own_in_process_api(tmp_path):
-    """The one-version API is only for a task SDK that speaks the server's newest version; otherwise
-    Airflow's own serves every version, and the run loads and announces as usual."""
+@pytest.mark.parametrize("case", ["older_sdk", "failing_build"])
+def test_airflows_own_in_process_api_serves_an_older_sdk_and_stands_in_for_a_failed_build(tmp_path, case):
+    """The one-version API is only for a task SDK that speaks the server's newest version, and a build of it
+    that fails gives way to Airflow's own: either way every version is served, and the run loads and
+    announces as usual."""
     from gudang.sample import generate
 
     generate(out=tmp_path / "generated", seed=5, size=0.05)
     home = tmp_path / "home"
     (home / "inbox" / SOURCE).mkdir(parents=True)
     shutil.copy(sorted((tmp_path / "generated").rglob(f"{SOURCE}_*.xlsx"))[0], home / "inbox" / SOURCE)
-    run = _ingest(home, older_sdk=1)
+    run = _ingest(home, case=case)
     assert run["state"] == "success"
-    assert run["sdk"] == run["server"][1] and run["served"] == run["server"]
+    assert run["served"] == run["server"]
+    assert run["sdk"] == run["server"][1 if case == "older_sdk" else 0]
     assert _events_and_states(home) == (1, ["success"])
