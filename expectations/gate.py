@@ -375,6 +375,17 @@ def _volume_outcomes(files: list[FileFrame], params: list[dict], spec: SourceSpe
 # --- preparing the frame and the suite -----------------------------------------------------------
 
 
+@cache
+def gate_columns(suite_name: str) -> frozenset[str]:
+    """The columns the gate reads from a parsed file: those its suite checks, those its derived columns come
+    from, and where a row sits (for the messages). A caller may leave every other column out of the frame."""
+    checked = set().union(
+        *(_referenced_columns(e["kwargs"]) for e in suites.suite_json(suite_name)["expectations"])
+    )
+    derived_from = {c for name in checked & set(suites.DERIVED_FROM) for c in suites.DERIVED_FROM[name]}
+    return frozenset(checked | derived_from | {"_sheet", "_source_row"})
+
+
 def _prepared_frame(df: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
     """A shallow copy with date columns as datetime64 and the suite's derived columns added."""
     frame = df.copy(deep=False)
