@@ -90,17 +90,23 @@ def region_codes_in_scope(level: str, scope: str) -> tuple[str, ...]:
         return codes
     ordered = _sorted_codes(level)
     parts = scope.split(".")
-    containing = {".".join(parts[:n]) for n in range(1, len(parts))} & set(ordered)
+    containing = {".".join(parts[:n]) for n in range(1, len(parts))} & _positions(level).keys()
     # the codes under the scope sit in one run of the sorted list ("." sorts before every digit)
     start = bisect.bisect_left(ordered, scope)
     end = bisect.bisect_left(ordered, scope + "/")  # "/" is the character after "."
     inside = {c for c in ordered[start:end] if c == scope or c.startswith(scope + ".")} | containing
-    return tuple(c for c in codes if c in inside) or codes
+    # in the reference's order, without walking all ~84,000 desa codes for every kab/kota
+    return tuple(sorted(inside, key=_positions(level).__getitem__)) or codes
 
 
 @cache
 def _sorted_codes(level: str) -> list[str]:
     return sorted(region_codes(level))
+
+
+@cache
+def _positions(level: str) -> dict[str, int]:
+    return {code: position for position, code in enumerate(region_codes(level))}
 
 
 # --- periods --------------------------------------------------------------------------------------
