@@ -287,3 +287,47 @@ def test_gate_leaves_the_callers_frame_untouched():
     before = frame.copy()
     validate_file_frame(frame, get_source("eppgbm"), period="2025-03", scope="33.74")
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_the_two_pass_validation_gives_what_one_complete_validation_gives():
+    """Checks are screened with GX's BASIC result format and re-run with COMPLETE only where they found
+    unexpected rows: a failing check, a check that passes by ``mostly`` with failing rows, and a passing
+    check must each read exactly as a COMPLETE validation reads them."""
+    import great_expectations as gx
+
+    from expectations import gate
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 100.0], "y": ["a", "b", "zz", "zz"]})
+    suite = gx.ExpectationSuite(
+        name="two_pass",
+        expectations=[
+            gx.expectations.ExpectColumnValuesToBeBetween(column="x", min_value=0, max_value=10),
+            gx.expectations.ExpectColumnValuesToBeInSet(column="y", value_set=["a", "b"], mostly=0.5),
+            gx.expectations.ExpectColumnValuesToNotBeNull(column="x"),
+            gx.expectations.ExpectColumnToExist(column="y"),
+        ],
+    )
+    two_pass = gate._validate(frame, suite, {})
+    complete = (
+        gate.dataframe_batch_definition()
+        .get_batch(batch_parameters={"dataframe": frame})
+        .validate(suite, result_format={"result_format": "COMPLETE"})
+    )
+
+    def reading(validation) -> dict:
+        return {
+            (r.expectation_config.type, r.expectation_config.kwargs.get("column")): (
+                r.success,
+                r.result.get("unexpected_index_list"),
+                r.result.get("unexpected_list"),
+                r.result.get("unexpected_count"),
+                r.result.get("observed_value"),
+            )
+            for r in validation.results
+        }
+
+    assert reading(two_pass) == reading(complete)
+    by_check = reading(two_pass)
+    assert by_check[("expect_column_values_to_be_between", "x")][:2] == (False, [3])
+    assert by_check[("expect_column_values_to_be_in_set", "y")][:2] == (True, [2, 3])
+    assert by_check[("expect_column_values_to_not_be_null", "x")][:2] == (True, [])
