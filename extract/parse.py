@@ -452,9 +452,8 @@ class FileParser:
         total = np.zeros(height, dtype=bool)
         texts = [label for label in labels if is_string(label)]
         # one pass over the row's label cells joined: most sheets have no cell starting like a total label
-        if texts and not _starts_like_a_total(texts):
-            texts = []
-        for label in texts:
+        candidates = texts if texts and _starts_like_a_total(texts) else []
+        for label in candidates:
             if pc.any(pc.match_substring_regex(label, TOTAL_LABEL_START, ignore_case=True)).as_py():
                 matched = pc.match_substring_regex(label, TOTAL_LABEL.pattern, ignore_case=True)
                 total |= pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
